@@ -1,0 +1,106 @@
+// The sluice command: parses flags, calls the runtime, prints, and exits with DESIGN.md's codes
+// (0 ok, 1 invalid input, 2 runtime failure). No gateway logic lives here.
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { formatConfigError, loadConfigFile } from '../config/load.ts';
+import { createLogger } from '../observability/logger.ts';
+import { runWorker } from '../runtime/cluster-worker.ts';
+import { startPrimary } from '../runtime/cluster-primary.ts';
+import { StartupError } from '../runtime/errors.ts';
+import { startSingle } from '../runtime/single.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function workerCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('use a whole number from 1 to 1024, e.g. --workers 2');
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('Sluice: an API gateway — reverse proxy, routing, load balancing and hot reload, configured in YAML.')
+    .version(pkg.version, '-v, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('start')
+    .description('run the gateway (proxy listeners and the admin API) and reload when the config file changes')
+    .option('-c, --config <file>', 'config file', 'sluice.yaml')
+    .option('-w, --workers <n>', 'worker processes sharing the listeners (default: number of cores)', workerCount)
+    .action(async (opts: { config: string; workers?: number }) => {
+      await start(opts.config, opts.workers ?? availableParallelism());
+    });
+
+  program
+    .command('validate')
+    .description('check a config file and print every error with its line and column; exit 0 when valid, 1 when not')
+    .option('-c, --config <file>', 'config file', 'sluice.yaml')
+    .action(async (opts: { config: string }) => {
+      const result = await loadConfigFile(opts.config);
+      if (!result.ok) {
+        for (const e of result.errors) process.stderr.write(formatConfigError(e) + '\n');
+        process.stderr.write(`${result.errors.length} error${result.errors.length === 1 ? '' : 's'}; nothing was changed\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const c = result.config;
+      process.stdout.write(`${opts.config}: ok (${c.listeners.length} listeners, ${c.upstreams.length} upstreams, ${c.routes.length} routes)\n`);
+    });
+
+  program
+    .command('version')
+    .description('print the Sluice and Node.js versions')
+    .action(() => {
+      process.stdout.write(`sluice ${pkg.version} (node ${process.version})\n`);
+    });
+
+  return program;
+}
+
+async function start(configPath: string, workers: number): Promise<void> {
+  const log = createLogger();
+  if (cluster.isWorker) return runWorker(log);
+  let running: { close(): Promise<void> };
+  try {
+    running = workers === 1 ? await startSingle(configPath, log) : await startPrimary(configPath, workers, log);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    process.stderr.write(err.message + '\n');
+    process.exit(err.exitCode);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining in-flight requests');
+    running.close().then(
+      () => {
+        log.info('stopped');
+        log.flush?.();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(2);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 1)).parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`sluice: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,227 @@
+// Checks the schema cannot express: references between sections, uniqueness, overlapping addresses, patterns
+// that must compile. It reads the config defensively, so it can run on a config that failed schema validation
+// and report these mistakes in the same pass.
+import { isIP } from 'node:net';
+import { addressesOverlap, parseListenAddress } from './address.ts';
+import type { ListenAddress } from './address.ts';
+import { suggestion } from './did-you-mean.ts';
+import { formatPath } from './problem.ts';
+import type { ConfigPath, ConfigProblem } from './problem.ts';
+
+/** Where a path is written, for messages like "(first defined at line 3)"; undefined when not known. */
+export type LineOf = (path: ConfigPath) => number | undefined;
+
+// Mirrors the schema's defaults: what the gateway uses when the file leaves these out.
+const DEFAULT_LISTENER = { name: 'default', address: '0.0.0.0:8080' };
+const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:9901';
+
+/**
+ * Every cross-reference and consistency problem in a config (as written, or as validated).
+ *
+ * @example
+ * crossCheck({ upstreams: [{ name: 'users' }], routes: [{ name: 'r', upstream: 'userz' }] });
+ * // [{ path: ['routes', 0, 'upstream'], message: 'unknown upstream "userz" (did you mean "users"?)' }]
+ */
+export function crossCheck(config: unknown, lineOf: LineOf = () => undefined): ConfigProblem[] {
+  const root = asMap(config) ?? {};
+  const where = (path: ConfigPath) => {
+    const line = lineOf(path);
+    return line === undefined ? formatPath(path) : `line ${line}`;
+  };
+  return [
+    ...duplicateNames(root, 'listeners', 'listener', where),
+    ...duplicateNames(root, 'upstreams', 'upstream', where),
+    ...duplicateNames(root, 'routes', 'route', where),
+    ...listenerAddresses(root, where),
+    ...upstreamTargets(root, where),
+    ...routeReferences(root),
+    ...routePaths(root),
+    ...trustedProxies(root),
+  ];
+}
+
+function duplicateNames(root: Record<string, unknown>, section: string, kind: string, where: (p: ConfigPath) => string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const first = new Map<string, number>();
+  asList(root[section]).forEach((item, i) => {
+    const name = asMap(item)?.name;
+    if (typeof name !== 'string') return;
+    const firstIndex = first.get(name);
+    if (firstIndex === undefined) first.set(name, i);
+    else problems.push({ path: [section, i, 'name'], message: `duplicate ${kind} name "${name}" (first defined at ${where([section, firstIndex, 'name'])})` });
+  });
+  return problems;
+}
+
+interface Bound {
+  /** Where the address is written; undefined for a default. */
+  path: ConfigPath | undefined;
+  owner: string;
+  text: string;
+  address: ListenAddress;
+}
+
+function listenerAddresses(root: Record<string, unknown>, where: (p: ConfigPath) => string): ConfigProblem[] {
+  const bound: Bound[] = [];
+  const bind = (path: ConfigPath | undefined, owner: string, text: unknown) => {
+    const address = typeof text === 'string' ? parseListenAddress(text) : undefined;
+    if (address) bound.push({ path, owner, text: text as string, address });
+  };
+  if (root.listeners === undefined) bind(undefined, `listener "${DEFAULT_LISTENER.name}"`, DEFAULT_LISTENER.address);
+  asList(root.listeners).forEach((item, i) => {
+    const listener = asMap(item);
+    bind(['listeners', i, 'address'], `listener "${typeof listener?.name === 'string' ? listener.name : i}"`, listener?.address);
+  });
+  const admin = asMap(root.admin);
+  if (typeof admin?.address === 'string') bind(['admin', 'address'], 'the admin server', admin.address);
+  else bind(undefined, 'the admin server', DEFAULT_ADMIN_ADDRESS);
+
+  const problems: ConfigProblem[] = [];
+  const describe = (b: Bound, seenFrom: Bound) => {
+    const on = b.text === seenFrom.text ? '' : ` on ${b.text}`;
+    const origin = b.path ? where(b.path) : b.owner === 'the admin server' ? 'its default; set admin.address to move it' : 'the default when listeners is not set';
+    return `${b.owner}${on} (${origin})`;
+  };
+  bound.forEach((b, i) => {
+    if (b.path && b.address.port > 65_535) {
+      problems.push({ path: b.path, message: `port ${b.address.port} is out of range: use 1-65535, or 0 for any free port` });
+      return;
+    }
+    const earlier = bound.slice(0, i).find((a) => addressesOverlap(a.address, b.address));
+    if (!earlier) return;
+    // Report on the one written in the file; of two written, on the later one.
+    const [at, other] = b.path ? [b, earlier] : [earlier, b];
+    if (!at.path) return;
+    const relation = at.address.host === other.address.host ? 'is already used by' : 'overlaps';
+    problems.push({ path: at.path, message: `${at.text} ${relation} ${describe(other, at)}` });
+  });
+  return problems;
+}
+
+function upstreamTargets(root: Record<string, unknown>, where: (p: ConfigPath) => string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  asList(root.upstreams).forEach((item, i) => {
+    const first = new Map<string, number>();
+    asList(asMap(item)?.targets).forEach((target, j) => {
+      const url = asMap(target)?.url;
+      if (typeof url !== 'string') return;
+      const key = originOf(url);
+      const firstIndex = first.get(key);
+      if (firstIndex === undefined) first.set(key, j);
+      else problems.push({ path: ['upstreams', i, 'targets', j, 'url'], message: `duplicate target ${url} (first listed at ${where(['upstreams', i, 'targets', firstIndex, 'url'])}); use weight to send it more traffic` });
+    });
+  });
+  return problems;
+}
+
+function routeReferences(root: Record<string, unknown>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const upstreamNames = namesIn(root.upstreams);
+  const listenerNames = root.listeners === undefined ? [DEFAULT_LISTENER.name] : namesIn(root.listeners);
+  asList(root.routes).forEach((item, i) => {
+    const route = asMap(item);
+    if (!route) return;
+    if (typeof route.upstream === 'string' && Array.isArray(root.upstreams ?? []) && !upstreamNames.includes(route.upstream)) {
+      const hint = upstreamNames.length === 0 ? ' (no upstreams are defined)' : suggestion(route.upstream, upstreamNames);
+      problems.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${route.upstream}"${hint}` });
+    }
+    asList(route.listeners).forEach((name, j) => {
+      if (typeof name === 'string' && !listenerNames.includes(name)) {
+        problems.push({ path: ['routes', i, 'listeners', j], message: `unknown listener "${name}"${suggestion(name, listenerNames)}` });
+      }
+    });
+  });
+  return problems;
+}
+
+function routePaths(root: Record<string, unknown>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const checkRegex = (path: ConfigPath, source: unknown) => {
+    const error = regexError(source);
+    if (error) problems.push({ path, message: error });
+  };
+  asList(root.routes).forEach((item, i) => {
+    const route = asMap(item);
+    if (!route) return;
+    const match = asMap(route.match) ?? {};
+    checkRegex(['routes', i, 'match', 'pathRegex'], match.pathRegex);
+    for (const section of ['headers', 'query'] as const) {
+      for (const [name, predicate] of Object.entries(asMap(match[section]) ?? {})) {
+        checkRegex(['routes', i, 'match', section, name, 'regex'], asMap(predicate)?.regex);
+      }
+    }
+    const rewrite = asMap(route.rewrite);
+    checkRegex(['routes', i, 'rewrite', 'regex'], rewrite?.regex);
+    const pathPrefix = typeof match.pathPrefix === 'string' ? match.pathPrefix : undefined;
+    if (rewrite && typeof rewrite.prefix === 'string' && pathPrefix === undefined) {
+      problems.push({ path: ['routes', i, 'rewrite', 'prefix'], message: 'rewrite.prefix replaces the matched prefix, so the route needs match.pathPrefix' });
+    }
+    const strip = route.stripPrefix;
+    if (typeof strip === 'string' && pathPrefix !== undefined && !startsOnSegment(pathPrefix, strip)) {
+      problems.push({ path: ['routes', i, 'stripPrefix'], message: `stripPrefix ${strip} does not start the route's pathPrefix ${pathPrefix}` });
+    }
+  });
+  return problems;
+}
+
+function trustedProxies(root: Record<string, unknown>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  asList(asMap(root.server)?.trustedProxies).forEach((entry, i) => {
+    if (typeof entry === 'string' && !isIpOrCidr(entry)) {
+      problems.push({ path: ['server', 'trustedProxies', i], message: `"${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8, 192.168.1.10 or ::1)` });
+    }
+  });
+  return problems;
+}
+
+/** The JS error for a pattern that does not compile, e.g. "invalid regular expression: /(/: Unterminated group". */
+function regexError(source: unknown): string | undefined {
+  if (typeof source !== 'string') return undefined;
+  try {
+    new RegExp(source);
+    return undefined;
+  } catch (error) {
+    const message = (error as Error).message;
+    return message.charAt(0).toLowerCase() + message.slice(1);
+  }
+}
+
+/** pathPrefix matches on segment boundaries, so stripPrefix must end on one too: /api starts /api/users, /ap does not. */
+function startsOnSegment(pathPrefix: string, strip: string): boolean {
+  if (strip === '/' || pathPrefix === strip) return true;
+  const base = strip.endsWith('/') ? strip : `${strip}/`;
+  return pathPrefix.startsWith(base);
+}
+
+function isIpOrCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  const address = slash === -1 ? text : text.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (slash === -1) return true;
+  const bits = text.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Scheme, host and port as the pool sees them: case and default ports do not make a different target. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url.toLowerCase();
+  }
+}
+
+function namesIn(section: unknown): string[] {
+  return asList(section)
+    .map((item) => asMap(item)?.name)
+    .filter((name): name is string => typeof name === 'string');
+}
+
+function asMap(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}

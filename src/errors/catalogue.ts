@@ -1,0 +1,83 @@
+// Every error Sluice itself answers with, declared once: a stable code, the HTTP status, a message safe to show
+// a client, and where it comes from. docs/errors.md is generated from this table (scripts/gen-errors-doc.ts).
+// Branch on `code`, never on message text.
+
+export type ErrorSource = 'downstream' | 'upstream' | 'gateway';
+
+export interface GatewayErrorSpec {
+  readonly status: number;
+  readonly message: string;
+  readonly source: ErrorSource;
+  /** What an operator should look at; shown in docs/errors.md, never to clients. */
+  readonly hint: string;
+}
+
+export const ERRORS = {
+  route_not_found: {
+    status: 404, source: 'downstream', message: 'No route matches this request.',
+    hint: 'No route matched host, path, method, headers and query. Check the routes with GET /api/v1/config.',
+  },
+  bad_request: {
+    status: 400, source: 'downstream', message: 'The request is malformed.',
+    hint: 'The client sent invalid HTTP (bad framing, invalid header, ambiguous Content-Length/Transfer-Encoding). The connection is closed.',
+  },
+  request_timeout: {
+    status: 408, source: 'downstream', message: 'The request was not received in time.',
+    hint: 'The client was slower than listeners[].limits.headersTimeout / requestTimeout.',
+  },
+  payload_too_large: {
+    status: 413, source: 'downstream', message: 'The request body is larger than this route accepts.',
+    hint: 'Raise routes[].maxBodySize if the body is legitimate.',
+  },
+  uri_too_long: {
+    status: 414, source: 'downstream', message: 'The request URI is too long.',
+    hint: 'Raise listeners[].limits.maxUrlLength if such URLs are legitimate.',
+  },
+  header_fields_too_large: {
+    status: 431, source: 'downstream', message: 'The request headers are too large.',
+    hint: 'The request head exceeded listeners[].limits.maxHeaderSize or maxHeaders.',
+  },
+  upstream_connect_failed: {
+    status: 502, source: 'upstream', message: 'The upstream could not be reached.',
+    hint: 'Connection refused, reset or unreachable while connecting to the target.',
+  },
+  upstream_tls_error: {
+    status: 502, source: 'upstream', message: 'The TLS handshake with the upstream failed.',
+    hint: 'Certificate not trusted or name mismatch: check upstreams[].tls.ca and serverName.',
+  },
+  upstream_reset: {
+    status: 502, source: 'upstream', message: 'The upstream closed the connection before responding.',
+    hint: 'The target closed or reset the connection before sending complete response headers.',
+  },
+  upstream_bad_response: {
+    status: 502, source: 'upstream', message: 'The upstream sent an invalid response.',
+    hint: 'The target answered with malformed HTTP; it was not passed to the client.',
+  },
+  no_healthy_upstream: {
+    status: 503, source: 'gateway', message: 'No healthy upstream target is available.',
+    hint: 'Every target of the upstream is marked unhealthy by health checks.',
+  },
+  shutting_down: {
+    status: 503, source: 'gateway', message: 'The gateway is shutting down.',
+    hint: 'The request arrived while Sluice was draining; clients should retry elsewhere.',
+  },
+  upstream_connect_timeout: {
+    status: 504, source: 'upstream', message: 'The upstream did not accept a connection in time.',
+    hint: 'Exceeded upstreams[].connectTimeout.',
+  },
+  upstream_timeout: {
+    status: 504, source: 'upstream', message: 'The upstream did not respond in time.',
+    hint: 'Exceeded routes[].responseTimeout (time to response headers) or routes[].timeout (total).',
+  },
+  internal_error: {
+    status: 500, source: 'gateway', message: 'The gateway failed to handle this request.',
+    hint: 'A bug in Sluice: the log line with this request id has the stack trace.',
+  },
+} as const satisfies Record<string, GatewayErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The JSON body Sluice answers with, pre-serialised parts so the hot path only splices the request id in. */
+export function errorBody(code: ErrorCode, requestId: string): string {
+  return `{"error":{"code":"${code}","message":"${ERRORS[code].message}","requestId":${JSON.stringify(requestId)}}}`;
+}

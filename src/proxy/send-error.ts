@@ -1,0 +1,53 @@
+// The one place where errors become responses: the catalogue's status and JSON body, x-sluice-error, the id.
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ERRORS, errorBody, type ErrorCode } from '../errors/catalogue.ts';
+
+export interface SendErrorOptions {
+  /** Close the connection after answering (framing in doubt, or the body was not read). */
+  close?: boolean;
+  requestIdHeader?: string;
+  headers?: Record<string, string>;
+}
+
+export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, options: SendErrorOptions = {}): void {
+  if (res.headersSent) {
+    // Too late for a status: cut the connection so the client sees a truncated response, never a complete one.
+    res.destroy();
+    return;
+  }
+  const body = errorBody(code, requestId);
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-sluice-error': code,
+    ...options.headers,
+  };
+  if (requestId !== '') headers[options.requestIdHeader ?? 'x-request-id'] = requestId;
+  if (options.close) {
+    headers.connection = 'close';
+    res.shouldKeepAlive = false;
+  }
+  res.writeHead(ERRORS[code].status, headers);
+  res.end(body);
+}
+
+/** For errors before node:http built a response (parser errors): a complete raw HTTP/1.1 answer, then close. */
+export function sendRawError(socket: Socket, code: ErrorCode): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = errorBody(code, '');
+  const { status } = ERRORS[code];
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-sluice-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
+  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};

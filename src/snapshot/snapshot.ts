@@ -1,0 +1,108 @@
+// An immutable, compiled view of one config version. A request reads only the snapshot it started with;
+// a reload builds a new one beside it and swaps one reference (proxy/gateway.ts).
+import { BlockList, isIPv6 } from 'node:net';
+import type { ListenerConfig, RouteConfig, SluiceConfig } from '../config/schema.ts';
+import { compileRouteTable, type RouteTable } from '../routing/route-table.ts';
+import type { UpstreamRegistry } from '../upstream/registry.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import { compileHeaderOps, type HeaderOps } from './header-ops.ts';
+import { compilePathRewrite, type PathRewrite } from './path-rewrite.ts';
+import { compileRetryPolicy, type RetryPolicy } from './retry-policy.ts';
+
+export interface CompiledRoute {
+  readonly name: string;
+  readonly config: RouteConfig;
+  readonly upstream: Upstream;
+  readonly rewritePath: PathRewrite | undefined;
+  readonly requestHeaders: HeaderOps | undefined;
+  readonly responseHeaders: HeaderOps | undefined;
+  /** undefined: keep the client's Host; "": use the target's authority; otherwise a literal host. */
+  readonly hostOverride: string | undefined;
+  readonly timeout: number | undefined;
+  readonly responseTimeout: number;
+  readonly idleTimeout: number;
+  readonly maxBodySize: number | undefined;
+  readonly retry: RetryPolicy | undefined;
+}
+
+export class Snapshot {
+  readonly version: number;
+  readonly config: SluiceConfig;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly routes: readonly CompiledRoute[];
+  /** Route table per listener name: each listener only sees the routes that apply to it. */
+  readonly routeTables: ReadonlyMap<string, RouteTable<CompiledRoute>>;
+  /** undefined when no proxy is trusted, so the common case skips the lookup entirely. */
+  readonly trustedProxies: BlockList | undefined;
+  readonly requestIdHeader: string;
+  #active = 0;
+  #retired: (() => void) | undefined;
+
+  constructor(version: number, config: SluiceConfig, registry: UpstreamRegistry) {
+    this.version = version;
+    this.config = config;
+    this.upstreams = new Map(config.upstreams.map((u) => [u.name, registry.acquire(u)]));
+    this.routes = config.routes.map((r) => compileRoute(r, this.upstreams));
+    this.routeTables = new Map(config.listeners.map((l) => [l.name, routeTableFor(l, this.routes)]));
+    this.trustedProxies = compileTrustedProxies(config.server.trustedProxies);
+    this.requestIdHeader = config.server.requestIdHeader;
+  }
+
+  /** A request holds the snapshot while it runs; the old snapshot is disposed when its last request ends. */
+  retain(): void {
+    this.#active++;
+  }
+
+  release(): void {
+    if (--this.#active === 0 && this.#retired) this.#retired();
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Resolves once no request holds this snapshot any more (at once when none does). */
+  drained(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#retired = resolve;
+    });
+  }
+}
+
+function compileRoute(route: RouteConfig, upstreams: ReadonlyMap<string, Upstream>): CompiledRoute {
+  const upstream = upstreams.get(route.upstream);
+  // Validation (config/cross-check.ts) guarantees the reference; this guards against a bypassed validator.
+  if (!upstream) throw new Error(`route "${route.name}": unknown upstream "${route.upstream}"`);
+  return Object.freeze({
+    name: route.name,
+    config: route,
+    upstream,
+    rewritePath: compilePathRewrite(route),
+    requestHeaders: compileHeaderOps(route.requestHeaders),
+    responseHeaders: compileHeaderOps(route.responseHeaders),
+    hostOverride: route.hostHeader === 'preserve' ? undefined : route.hostHeader === 'target' ? '' : route.hostHeader,
+    timeout: route.timeout || undefined,
+    responseTimeout: route.responseTimeout,
+    idleTimeout: route.idleTimeout,
+    maxBodySize: route.maxBodySize,
+    retry: compileRetryPolicy(route.retries),
+  });
+}
+
+function routeTableFor(listener: ListenerConfig, routes: readonly CompiledRoute[]): RouteTable<CompiledRoute> {
+  const mine = routes.filter((r) => !r.config.listeners || r.config.listeners.includes(listener.name));
+  return compileRouteTable(mine.map((r) => ({ match: r.config.match, value: r })));
+}
+
+function compileTrustedProxies(entries: readonly string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/');
+    const family = isIPv6(address!) ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address!, family);
+    else list.addSubnet(address!, Number(bits), family);
+  }
+  return list;
+}
