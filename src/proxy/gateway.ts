@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenerConfig, SluiceConfig } from '../config/schema.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
+import type { HealthChange } from '../upstream/health-check.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { SnapshotSource } from './handle-request.ts';
 import { createListenerServer, listen } from './listener.ts';
@@ -22,11 +23,20 @@ export interface BoundAddress {
   port: number;
 }
 
+export interface GatewayOptions {
+  /** Where target health transitions are reported (the runtime logs them). */
+  onHealthChange?: (change: HealthChange) => void;
+}
+
 export class Gateway implements SnapshotSource {
-  readonly registry = new UpstreamRegistry();
+  readonly registry: UpstreamRegistry;
   #current: Snapshot | undefined;
   #listeners = new Map<string, BoundListener>();
   #retiring = new Set<Promise<void>>();
+
+  constructor(options: GatewayOptions = {}) {
+    this.registry = new UpstreamRegistry(options.onHealthChange);
+  }
 
   get current(): Snapshot {
     if (!this.#current) throw new Error('gateway has no config yet');

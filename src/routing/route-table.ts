@@ -26,13 +26,15 @@
 //      any-host routes: a catch-all still serves a host whose own routes do not cover the path.
 //   2. Within a bucket, path: exact > prefix (longest first, "/" last) > regex (in declared order). A `pathPrefix:
 //      "/"` route (or one without a path) is therefore tried before every regex route of the same bucket.
-//   3. Routes with the same path spec: more predicates first (headers + query parameters, + 1 if methods given).
+//   3. Routes with the same path spec: the more specific first: 2 per header or query predicate, + 1 if methods given.
 //   4. Then declared order.
 //
 // Cost: everything is compiled once. A match does Map lookups for the host, its wildcard suffixes and the exact
-// path, hashes the path once to look up its prefixes, and runs regexes only for regex routes. The query string is
-// parsed only when a route with query predicates is reached. A route with no predicates is accepted at once.
-import { CompiledRoute, QueryCache } from './compiled-route.ts';
+// path, one walk down a radix tree of prefixes (each path character compared at most once), and runs regexes
+// only for regex routes. The query string is parsed only when a route with query predicates is reached, at most
+// once per request. A route with no predicates is accepted at once. Nothing is allocated per match, except a
+// slice of the host for each wildcard suffix length that is configured, and the query parsing when needed.
+import { CompiledMatch, QueryCache } from './compiled-match.ts';
 import { PathIndex } from './path-index.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteMatchConfig } from '../config/schema.ts';
@@ -73,7 +75,7 @@ export interface RouteTable<T> {
 export function compileRouteTable<T>(
   entries: ReadonlyArray<{ match: RouteMatchConfig; value: T }>,
 ): RouteTable<T> {
-  const routes = entries.map((entry, order) => new CompiledRoute(entry.match, entry.value, order));
+  const routes = entries.map((entry, order) => new CompiledMatch(entry.match, entry.value, order));
   return new HostRouteTable(routes);
 }
 
@@ -87,10 +89,10 @@ class HostRouteTable<T> implements RouteTable<T> {
   readonly #any: PathIndex<T> | null;
   readonly #query = new QueryCache();
 
-  constructor(routes: ReadonlyArray<CompiledRoute<T>>) {
-    const exact = new Map<string, CompiledRoute<T>[]>();
-    const wildcards = new Map<string, CompiledRoute<T>[]>();
-    const any: CompiledRoute<T>[] = [];
+  constructor(routes: ReadonlyArray<CompiledMatch<T>>) {
+    const exact = new Map<string, CompiledMatch<T>[]>();
+    const wildcards = new Map<string, CompiledMatch<T>[]>();
+    const any: CompiledMatch<T>[] = [];
     for (const route of routes) {
       for (const host of route.hosts) {
         if (host.kind === 'any') any.push(route);
@@ -112,7 +114,7 @@ class HostRouteTable<T> implements RouteTable<T> {
   match(req: RouteRequest): T | undefined {
     const host = req.host;
     const query = this.#query;
-    let found: CompiledRoute<T> | undefined;
+    let found: CompiledMatch<T> | undefined;
     if (this.#exact.size > 0) {
       const index = this.#exact.get(host);
       if (index !== undefined && (found = index.match(req, query)) !== undefined) return found.value;
@@ -122,7 +124,7 @@ class HostRouteTable<T> implements RouteTable<T> {
   }
 
   /** Walks the host's suffixes after each dot, longest first: "a.b.example.com" tries "b.example.com" first. */
-  #matchWildcards(host: string, req: RouteRequest): CompiledRoute<T> | undefined {
+  #matchWildcards(host: string, req: RouteRequest): CompiledMatch<T> | undefined {
     const lengths = this.#wildcardLengths;
     // The first label must not be empty: ".example.com" is not "*.example.com".
     let dot = host.indexOf('.', 1);
@@ -138,7 +140,7 @@ class HostRouteTable<T> implements RouteTable<T> {
   }
 }
 
-function pushTo<T>(map: Map<string, CompiledRoute<T>[]>, key: string, route: CompiledRoute<T>): void {
+function pushTo<T>(map: Map<string, CompiledMatch<T>[]>, key: string, route: CompiledMatch<T>): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [route]);
   else list.push(route);

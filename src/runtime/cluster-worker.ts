@@ -4,7 +4,7 @@ import { Gateway } from '../proxy/gateway.ts';
 import type { ToPrimary, ToWorker } from './cluster-messages.ts';
 
 export function runWorker(log: Logger): void {
-  const gateway = new Gateway();
+  const gateway = new Gateway({ onHealthChange: (change) => log.warn(change, change.healthy ? 'target healthy' : 'target unhealthy') });
   const send = (message: ToPrimary) => process.send?.(message);
   let stopping = false;
   const stop = async () => {

@@ -19,7 +19,7 @@ export interface RunningSluice {
 
 export async function startSingle(configPath: string, log: Logger): Promise<RunningSluice> {
   const file = new ConfigFile(configPath);
-  const gateway = new Gateway();
+  const gateway = new Gateway({ onHealthChange: (change) => log.warn(change, change.healthy ? 'target healthy' : 'target unhealthy') });
   let bindError: Error | undefined;
   const control = new ControlPlane(
     file,

@@ -130,3 +130,14 @@ test('least-request sends less to a slow target', () => {
   const others = (ticks - received.get('slow')!) / 3;
   assert.ok(received.get('slow')! < others / 2, `slow got ${received.get('slow')}, the others ${others} each`);
 });
+
+test('least-request\'s built-in random source spreads idle-time picks evenly', () => {
+  const lb = leastRequest(makeTargets(['a', 'b', 'c', 'd']));
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 40_000; i++) {
+    const name = lb.pick()!.name;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  for (const [name, count] of counts) assert.ok(Math.abs(count - 10_000) <= 1_000, `${name} got ${count} of 40000`);
+  assert.equal(counts.size, 4);
+});

@@ -32,9 +32,9 @@ class LeastRequestBalancer<T extends BalancerTarget> implements LoadBalancer<T> 
 
   pick(ctx?: PickContext): T | undefined {
     const targets = this.#targets;
-    if (targets.length === 1) {
-      const only = targets[0]!;
-      return only.healthy ? only : undefined;
+    if (targets.length <= 1) {
+      const only = targets[0];
+      return only?.healthy ? only : undefined;
     }
     const exclude = ctx?.exclude;
     const first = this.#sample(exclude, -1);

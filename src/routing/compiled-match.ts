@@ -46,8 +46,11 @@ export class QueryCache {
   }
 }
 
-/** A route ready for matching. `specificity` counts header and query predicates, plus 1 when methods are given. */
-export class CompiledRoute<T> {
+/**
+ * A route ready for matching. `specificity`: 2 per header or query predicate, plus 1 when methods are given — a
+ * predicate on the request's content (a canary header) outranks a mere method restriction on the same path.
+ */
+export class CompiledMatch<T> {
   readonly value: T;
   readonly order: number;
   readonly hosts: readonly HostPattern[];
@@ -69,7 +72,7 @@ export class CompiledRoute<T> {
     this.#headers = compilePredicates(match.headers, `${where} headers`, true);
     this.#query = compilePredicates(match.query, `${where} query`, false);
     this.specificity =
-      (this.#methods === null ? 0 : 1) + (this.#headers?.length ?? 0) + (this.#query?.length ?? 0);
+      (this.#methods === null ? 0 : 1) + 2 * ((this.#headers?.length ?? 0) + (this.#query?.length ?? 0));
     this.unconditional = this.specificity === 0;
   }
 
