@@ -54,46 +54,47 @@ function duplicateNames(root: Record<string, unknown>, section: string, kind: st
 }
 
 interface Bound {
-  /** Where the address is written; undefined for a default. */
-  path: ConfigPath | undefined;
   owner: string;
   text: string;
   address: ListenAddress;
+  /** Where the address is written, or for a default, where it comes from and how to change it. */
+  origin: { path: ConfigPath } | { note: string };
 }
 
 function listenerAddresses(root: Record<string, unknown>, where: (p: ConfigPath) => string): ConfigProblem[] {
   const bound: Bound[] = [];
-  const bind = (path: ConfigPath | undefined, owner: string, text: unknown) => {
+  const bind = (owner: string, text: unknown, origin: Bound['origin']) => {
     const address = typeof text === 'string' ? parseListenAddress(text) : undefined;
-    if (address) bound.push({ path, owner, text: text as string, address });
+    if (address) bound.push({ owner, text: text as string, address, origin });
   };
-  if (root.listeners === undefined) bind(undefined, `listener "${DEFAULT_LISTENER.name}"`, DEFAULT_LISTENER.address);
+  if (root.listeners === undefined) {
+    bind(`listener "${DEFAULT_LISTENER.name}"`, DEFAULT_LISTENER.address, { note: 'the default when listeners is not set' });
+  }
   asList(root.listeners).forEach((item, i) => {
     const listener = asMap(item);
-    bind(['listeners', i, 'address'], `listener "${typeof listener?.name === 'string' ? listener.name : i}"`, listener?.address);
+    bind(`listener "${typeof listener?.name === 'string' ? listener.name : i}"`, listener?.address, { path: ['listeners', i, 'address'] });
   });
   const admin = asMap(root.admin);
-  if (typeof admin?.address === 'string') bind(['admin', 'address'], 'the admin server', admin.address);
-  else bind(undefined, 'the admin server', DEFAULT_ADMIN_ADDRESS);
+  if (typeof admin?.address === 'string') bind('the admin server', admin.address, { path: ['admin', 'address'] });
+  else bind('the admin server', DEFAULT_ADMIN_ADDRESS, { note: 'its default; set admin.address to move it' });
 
   const problems: ConfigProblem[] = [];
   const describe = (b: Bound, seenFrom: Bound) => {
     const on = b.text === seenFrom.text ? '' : ` on ${b.text}`;
-    const origin = b.path ? where(b.path) : b.owner === 'the admin server' ? 'its default; set admin.address to move it' : 'the default when listeners is not set';
-    return `${b.owner}${on} (${origin})`;
+    return `${b.owner}${on} (${'path' in b.origin ? where(b.origin.path) : b.origin.note})`;
   };
   bound.forEach((b, i) => {
-    if (b.path && b.address.port > 65_535) {
-      problems.push({ path: b.path, message: `port ${b.address.port} is out of range: use 1-65535, or 0 for any free port` });
+    if ('path' in b.origin && b.address.port > 65_535) {
+      problems.push({ path: b.origin.path, message: `port ${b.address.port} is out of range: use 1-65535, or 0 for any free port` });
       return;
     }
     const earlier = bound.slice(0, i).find((a) => addressesOverlap(a.address, b.address));
     if (!earlier) return;
     // Report on the one written in the file; of two written, on the later one.
-    const [at, other] = b.path ? [b, earlier] : [earlier, b];
-    if (!at.path) return;
+    const [at, other] = 'path' in b.origin ? [b, earlier] : [earlier, b];
+    if (!('path' in at.origin)) return;
     const relation = at.address.host === other.address.host ? 'is already used by' : 'overlaps';
-    problems.push({ path: at.path, message: `${at.text} ${relation} ${describe(other, at)}` });
+    problems.push({ path: at.origin.path, message: `${at.text} ${relation} ${describe(other, at)}` });
   });
   return problems;
 }

@@ -43,8 +43,8 @@ const target = z.strictObject({
 const hashOn = z
   .union([
     z.literal('client-ip'),
-    z.strictObject({ header: z.string().min(1).toLowerCase() }),
-    z.strictObject({ cookie: z.string().min(1) }),
+    z.strictObject({ header: z.string().min(1).toLowerCase().describe('Hash on the value of this request header.') }),
+    z.strictObject({ cookie: z.string().min(1).describe('Hash on the value of this cookie.') }),
   ])
   .describe('Key for consistent hashing: "client-ip", { header: NAME } or { cookie: NAME }.');
 
@@ -71,23 +71,23 @@ const upstream = z.strictObject({
     'round-robin; weighted (smooth weighted round-robin); least-request (power of two choices); consistent-hash (Maglev).',
   ),
   hashOn: hashOn.default('client-ip'),
-  targets: z.array(target).min(1, 'an upstream needs at least one target'),
+  targets: z.array(target).min(1, 'an upstream needs at least one target').describe('The servers of this upstream.'),
   connections: z.number().int().min(1).default(128).describe('Most connections kept open to each target.'),
   pipelining: z.number().int().min(1).max(100).default(1).describe('Requests in flight per connection (1 = no pipelining).'),
   connectTimeout: duration.prefault('5s').describe('Time to open a connection to a target; then 504 upstream_connect_timeout.'),
   keepAliveTimeout: duration.prefault('4s').describe('How long an idle upstream connection is kept.'),
-  tls: upstreamTls.prefault({}),
+  tls: upstreamTls.prefault({}).describe('TLS settings for https:// targets; certificates are verified by default.'),
   healthCheck: healthCheck.optional().describe('Active health checking of every target.'),
 });
 
 const stringMatch = z.union([
-  z.string(),
+  z.string().describe('The exact value.'),
   z
     .strictObject({
-      exact: z.string().optional(),
-      prefix: z.string().optional(),
-      regex: z.string().optional(),
-      present: z.boolean().optional(),
+      exact: z.string().optional().describe('The exact value.'),
+      prefix: z.string().optional().describe('The value starts with this.'),
+      regex: z.string().optional().describe('A regular expression matching the whole value.'),
+      present: z.boolean().optional().describe('true: must be present, with any value; false: must be absent.'),
     })
     .refine((m) => Object.keys(m).length === 1, 'use exactly one of exact, prefix, regex or present'),
 ]);
@@ -137,7 +137,7 @@ const rewrite = z.union([
 const route = z.strictObject({
   name: NAME.describe('Unique route name; it labels metrics and logs.'),
   listeners: z.array(z.string()).min(1).optional().describe('Listeners this route serves (default: all).'),
-  match: routeMatch.prefault({}),
+  match: routeMatch.prefault({}).describe('What a request must look like to take this route (default: everything).'),
   upstream: z.string().describe('Name of the upstream that serves this route.'),
   stripPrefix: z.string().startsWith('/').optional().describe('Removed from the start of the path before forwarding.'),
   rewrite: rewrite.optional().describe('Path rewrite: { prefix } replaces the matched prefix, { regex, replacement } rewrites by pattern.'),
@@ -151,7 +151,7 @@ const route = z.strictObject({
   responseTimeout: duration.prefault('30s').describe('Time from sending the request to the upstream\'s response headers.'),
   idleTimeout: duration.prefault('60s').describe('Longest silence between two chunks of the upstream response body.'),
   maxBodySize: size.optional().describe('Largest request body accepted; larger gets 413 (default: no limit).'),
-  retries: retries.optional(),
+  retries: retries.optional().describe('Retries of failed attempts; only requests without a body are retried.'),
 });
 
 const server = z.strictObject({
@@ -171,8 +171,8 @@ export const configSchema = z
     listeners: z.array(listener).prefault([{ name: 'default', address: '0.0.0.0:8080' }]).describe('Where Sluice accepts traffic.'),
     upstreams: z.array(upstream).default([]).describe('Groups of servers that routes forward to.'),
     routes: z.array(route).default([]).describe('Rules that match requests to upstreams; the most specific wins.'),
-    server: server.prefault({}),
-    admin: admin.prefault({}),
+    server: server.prefault({}).describe('Settings of the proxy as a whole.'),
+    admin: admin.prefault({}).describe('The admin listener: /healthz, /readyz, /api/v1/…'),
   })
   .meta({ title: 'Sluice configuration', description: 'Configuration of the Sluice API gateway.' });
 

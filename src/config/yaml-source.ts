@@ -39,10 +39,14 @@ export class YamlSource {
   constructor(text: string) {
     // YAML 1.2 core schema (so `on:` stays a string key), with `<<` merge keys for DRY configs.
     this.#doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, merge: true, uniqueKeys: true });
-    this.syntaxErrors = this.#doc.errors.map((error) => ({
-      ...this.#at(error.pos[0]),
-      message: this.#describe(error.code, error.pos[0], error.message),
-    }));
+    // The parser often reports one mistake several times at one spot; the first report is the useful one.
+    const reported = new Set<number>();
+    this.syntaxErrors = [];
+    for (const error of this.#doc.errors) {
+      if (reported.has(error.pos[0])) continue;
+      reported.add(error.pos[0]);
+      this.syntaxErrors.push({ ...this.#at(error.pos[0]), message: this.#describe(error.code, error.pos[0], error.message) });
+    }
     let data: unknown = null;
     if (this.syntaxErrors.length === 0) {
       try {
@@ -115,6 +119,7 @@ export class YamlSource {
       const duplicate = this.#duplicateKeyAt(offset);
       if (duplicate) return `duplicate key "${duplicate.key}" (first at line ${duplicate.firstLine}); each key may appear once in a map`;
     }
+    if (code === 'MULTIPLE_DOCS') return 'a config file holds one YAML document; remove the "---" that starts another';
     return lowerFirst(message) + (HINTS[code] ?? '');
   }
 

@@ -8,7 +8,7 @@ import { duration, size } from './units.ts';
 type Schema = z.core.$ZodType;
 type Issue = z.core.$ZodIssue;
 
-/** Stands in for a union's message until problemsFromIssues picks the branch the user meant. */
+/** Stands in for a union's message until problemsFromIssues picks the branch the user meant; the last resort. */
 const UNION_PENDING = 'matches none of the allowed forms';
 
 const DURATION_UNION = (duration._zod.def as z.core.$ZodPipeDef).in;
@@ -38,7 +38,10 @@ export const friendlyError: z.core.$ZodErrorMap = (issue) => {
       return `must be a multiple of ${issue.divisor}`;
     case 'invalid_union':
       if (issue.inst === DURATION_UNION) return `expected a duration such as 250ms, 5s or 1m30s, got ${describeValue(issue.input)}`;
-      if (issue.inst === SIZE_UNION) return `expected a size such as 512KiB, 16KiB or 1MiB, got ${describeValue(issue.input)}`;
+      if (issue.inst === SIZE_UNION) {
+        if (typeof issue.input === 'number') return `a size in bytes must be a whole number, got ${issue.input} (or use a unit, e.g. 16KiB)`;
+        return `expected a size such as 512KiB, 16KiB or 1MiB, got ${describeValue(issue.input)}`;
+      }
       return UNION_PENDING;
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
@@ -115,7 +118,7 @@ function fromUnion(branches: readonly (readonly Issue[])[], input: unknown, root
     const found = collect(branch, root, path);
     if (best === undefined || found.length < best.length) best = found;
   }
-  return best ?? [];
+  return best !== undefined && best.length > 0 ? best : [{ path, message: UNION_PENDING }];
 }
 
 function expectedOneOf(issues: readonly Issue[], input: unknown): string {
@@ -183,7 +186,7 @@ function noun(expected: string): string {
 }
 
 /** How a YAML value reads to the person who wrote it. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
