@@ -16,4 +16,10 @@ export default tseslint.config(
       'prefer-const': 'error',
     },
   },
+  {
+    // The peer benchmark's CommonJS servers (fast-gateway, http-proxy) are plain Node scripts.
+    files: ['bench/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -29,6 +29,10 @@ export const ERRORS = {
     status: 413, source: 'downstream', message: 'The request body is larger than this route accepts.',
     hint: 'Raise routes[].maxBodySize if the body is legitimate.',
   },
+  expectation_failed: {
+    status: 417, source: 'downstream', message: 'The expectation in the Expect header cannot be met.',
+    hint: 'Only "Expect: 100-continue" is supported (RFC 9110 §10.1.1).',
+  },
   uri_too_long: {
     status: 414, source: 'downstream', message: 'The request URI is too long.',
     hint: 'Raise listeners[].limits.maxUrlLength if such URLs are legitimate.',

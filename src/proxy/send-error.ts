@@ -24,12 +24,23 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
     ...options.headers,
   };
   if (requestId !== '') headers[options.requestIdHeader ?? 'x-request-id'] = requestId;
-  if (options.close) {
+  if (options.close || bodyStillExpected(res)) {
     headers.connection = 'close';
     res.shouldKeepAlive = false;
   }
   res.writeHead(ERRORS[code].status, headers);
   res.end(body);
+}
+
+/**
+ * An answer given while the request body is still to come leaves its framing in doubt: a client refused before
+ * its 100-continue may send the body anyway (RFC 9110 §10.1.1), and our parser would then read whatever comes
+ * next as that body — or the client's next request as the rest of this one. Closing is what nginx and Envoy do.
+ */
+function bodyStillExpected(res: ServerResponse): boolean {
+  const req = res.req;
+  if (req === undefined || req.complete) return false;
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 }
 
 /** For errors before node:http built a response (parser errors): a complete raw HTTP/1.1 answer, then close. */
@@ -48,6 +59,6 @@ export function sendRawError(socket: Socket, code: ErrorCode): void {
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
-  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
-  504: 'Gateway Timeout',
+  417: 'Expectation Failed', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
+  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
 };
