@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from '../snapshot/snapshot.ts';
 import type { UpstreamTarget } from '../upstream/target.ts';
+import { HOST_VALUE_INDEX } from './forward-headers.ts';
 import { HOP_BY_HOP, connectionTokens } from './hop-by-hop.ts';
 import { applyHeaderOpsToRecord } from '../snapshot/header-ops.ts';
 import { sendError } from './send-error.ts';
@@ -13,6 +14,11 @@ import { classifyUpstreamError } from './upstream-errors.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
 
 type Controller = Dispatcher.DispatchController;
+
+/** undici's Request takes `servername` although its typings leave it out (see UpstreamTarget.servername). */
+export interface UpstreamDispatchOptions extends Dispatcher.DispatchOptions {
+  servername?: string;
+}
 
 /** Abort reasons Sluice gives undici, told apart by code when they come back through onResponseError. */
 class ExchangeAbort extends Error {
@@ -33,7 +39,8 @@ export interface ExchangeRequest {
   requestId: string;
   requestIdHeader: string;
   hashKey: string | undefined;
-  onDone: () => void;
+  /** Released when the exchange ends (the request held it so a reload cannot dispose it mid-flight). */
+  snapshot: { release(): void };
 }
 
 export class Exchange implements Dispatcher.DispatchHandler {
@@ -45,6 +52,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #retrying = false;
   #finished = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Created on the first pause only (see onResponseData). */
+  #onDrain: (() => void) | undefined;
 
   constructor(x: ExchangeRequest) {
     this.#x = x;
@@ -76,13 +85,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!target) return this.#fail('no_healthy_upstream');
     this.#upstreamTarget = target;
     target.inFlight++;
-    const options: Dispatcher.DispatchOptions = {
+    const options: UpstreamDispatchOptions = {
       path: this.#x.target,
       method: this.#x.req.method!,
       headers: this.#headersFor(target),
       body: this.#body,
       headersTimeout: route.retry?.perTryTimeout ?? route.responseTimeout,
       bodyTimeout: route.idleTimeout,
+      servername: target.servername,
     };
     try {
       target.pool.dispatch(options, this);
@@ -94,10 +104,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The Host header depends on the target only when the route asks for the target's authority. */
   #headersFor(target: UpstreamTarget): string[] {
     const { headers, route } = this.#x;
-    if (route.hostOverride !== '') return headers;
-    const i = headers.indexOf('host');
-    headers[i + 1] = target.authority;
+    if (route.hostOverride === '' && route.requestHeaders?.host === undefined) headers[HOST_VALUE_INDEX] = target.authority;
     return headers;
+  }
+
+  /** Forwards a 103 to clients that can take it, while the final answer is still to come. */
+  #relayEarlyHints(headers: IncomingHttpHeaders): void {
+    const { req, res } = this.#x;
+    // RFC 9110 §15.2: never a 1xx to an HTTP/1.0 client; and none after the final head (an earlier attempt's).
+    if (res.headersSent || req.httpVersionMajor !== 1 || req.httpVersionMinor === 0 || headers.link === undefined) return;
+    stripHopByHop(headers);
+    try {
+      res.writeEarlyHints(headers as Record<string, string | string[]>);
+    } catch {
+      // node:http rejects Link values it cannot parse; hints are optional, the final response is not.
+    }
   }
 
   onRequestStart(controller: Controller): void {
@@ -106,7 +127,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (statusCode < 200) return; // 1xx interim answers (RFC 9110 §15.2) are not forwarded
+    if (statusCode < 200) {
+      // RFC 9110 §15.2: interim answers are per hop; 103 Early Hints (RFC 8297) is worth relaying, the rest is not.
+      if (statusCode === 103) this.#relayEarlyHints(headers);
+      return;
+    }
     const retry = this.#x.route.retry;
     if (this.#triesLeft > 0 && retry?.onStatus(statusCode)) {
       this.#retrying = true;
@@ -114,26 +139,39 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const { res, route } = this.#x;
-    const named = connectionTokens(headers.connection);
-    for (const name in headers) {
-      if (HOP_BY_HOP.has(name) || named?.has(name)) delete headers[name];
-    }
+    stripHopByHop(headers);
+    // RFC 9110 §8.6: no Content-Length in a 204 (304 may keep it: it describes the selected representation).
+    if (statusCode === 204) delete headers['content-length'];
     if (route.responseHeaders) applyHeaderOpsToRecord(headers, route.responseHeaders);
     headers[this.#x.requestIdHeader] ??= this.#x.requestId;
-    res.writeHead(statusCode, statusMessage, headers);
+    // An upstream may send no reason phrase; node:http then writes the standard one.
+    res.writeHead(statusCode, statusMessage || undefined, headers);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (!this.#x.res.write(chunk)) {
+    const res = this.#x.res;
+    if (!res.write(chunk)) {
       controller.pause();
-      this.#x.res.once('drain', () => controller.resume());
+      // One listener for the exchange's life, added on the first pause only: most responses never pause, and a
+      // listener per pause would allocate a closure (and a once-wrapper) every time the client falls behind.
+      if (this.#onDrain === undefined) {
+        this.#onDrain = () => this.#controller?.resume();
+        res.on('drain', this.#onDrain);
+      }
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Controller, trailers: IncomingHttpHeaders): void {
     this.#endAttempt();
+    const res = this.#x.res;
+    // RFC 9110 §6.5: trailer fields travel end to end. node:http writes them only on a chunked response; on a
+    // Content-Length one (or to an HTTP/1.0 client) there is nowhere to put them and they are dropped.
+    for (const _ in trailers) {
+      relayTrailers(res, trailers);
+      break;
+    }
     this.#finish();
-    this.#x.res.end();
+    res.end();
   }
 
   onResponseError(_controller: Controller | undefined, err: Error): void {
@@ -176,7 +214,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#x.onDone();
+    this.#x.snapshot.release();
   }
 
   #onTotalTimeout = (): void => {
@@ -191,4 +229,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#finish();
     if (this.#controller && !this.#controller.aborted && !this.#retrying) this.#controller.abort(new ExchangeAbort('client_gone'));
   };
+}
+
+/** RFC 9110 §7.6.1: connection-specific fields, and any the Connection field names, stop at this hop. */
+function stripHopByHop(headers: IncomingHttpHeaders): void {
+  const named = connectionTokens(headers.connection);
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || named?.has(name)) delete headers[name];
+  }
+}
+
+function relayTrailers(res: ServerResponse, trailers: IncomingHttpHeaders): void {
+  for (const name in trailers) if (HOP_BY_HOP.has(name)) delete trailers[name];
+  try {
+    res.addTrailers(trailers as Record<string, string | string[]>);
+  } catch {
+    // A field node:http will not write; the body is complete without it, so the response still ends.
+  }
 }

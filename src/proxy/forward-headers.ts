@@ -16,13 +16,23 @@ export interface ForwardFacts {
 /** Names Sluice always writes itself, so the client's copies are dropped while copying. */
 const REWRITTEN = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect']);
 
-/** Returns a flat [name, value, …] list, which undici sends as is. */
+/** Where Host sits in the list forwardHeaders returns, so a per-target authority can be written in place. */
+export const HOST_VALUE_INDEX = 1;
+
+/**
+ * Returns a flat [name, value, …] list, which undici sends as is. Host comes first (RFC 9112 §3.2 asks for it
+ * early, and undici writes it first anyway): a fixed slot the exchange overwrites with the target's authority
+ * when the route asks for it. Searching the list for "host" instead would match a header *value* "host".
+ */
 export function forwardHeaders(req: IncomingMessage, route: CompiledRoute, authority: string, facts: ForwardFacts): string[] {
   const raw = req.rawHeaders;
   const headers = req.headers;
   const named = connectionTokens(headers.connection);
   const ops = route.requestHeaders;
-  const out: string[] = [];
+  const host = headers.host ?? authority;
+  // A Host set by the route's header operations wins over hostHeader (the exchange knows, see #headersFor).
+  const upstreamHost = ops?.host ?? (route.hostOverride === undefined ? host : route.hostOverride === '' ? authority : route.hostOverride);
+  const out: string[] = ['host', upstreamHost];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
@@ -30,9 +40,6 @@ export function forwardHeaders(req: IncomingMessage, route: CompiledRoute, autho
     if (named?.has(lower) || ops?.remove.has(lower)) continue;
     out.push(name, raw[i + 1]!);
   }
-
-  const host = headers.host ?? authority;
-  out.push('host', route.hostOverride === undefined ? host : route.hostOverride === '' ? authority : route.hostOverride);
 
   const { peer, peerTrusted, proto } = facts;
   const xff = peerTrusted ? joined(headers['x-forwarded-for']) : undefined;

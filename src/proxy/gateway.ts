@@ -2,8 +2,8 @@
 // apply() provisions a complete new snapshot (and any new listener) beside the old one, then swaps one
 // reference; the old snapshot is disposed once its last request ends. A failure anywhere before the swap leaves
 // the running config untouched.
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type { ListenerConfig, SluiceConfig } from '../config/schema.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
 import type { HealthChange } from '../upstream/health-check.ts';
@@ -28,11 +28,18 @@ export interface GatewayOptions {
   onHealthChange?: (change: HealthChange) => void;
 }
 
+/** How often a server being shut down looks for connections that went idle. */
+const IDLE_POLL_MS = 50;
+
 export class Gateway implements SnapshotSource {
   readonly registry: UpstreamRegistry;
   #current: Snapshot | undefined;
   #listeners = new Map<string, BoundListener>();
   #retiring = new Set<Promise<void>>();
+  /** Listener servers that stopped accepting (reload or shutdown) and resolve once their last connection ends. */
+  #closingServers = new Map<http.Server, Promise<void>>();
+  /** Open client connections per listener server, to end keep-alive on the requests they carry when it closes. */
+  #connections = new WeakMap<http.Server, Set<Socket>>();
 
   constructor(options: GatewayOptions = {}) {
     this.registry = new UpstreamRegistry(options.onHealthChange);
@@ -62,7 +69,7 @@ export class Gateway implements SnapshotSource {
     this.#current = next;
     this.#listeners = listeners;
     for (const [name, bound] of previousListeners) {
-      if (listeners.get(name) !== bound) closeGracefully(bound.server);
+      if (listeners.get(name) !== bound) void this.#stopAccepting(bound.server);
     }
     if (previous) this.#retire(previous);
     return next;
@@ -81,7 +88,13 @@ export class Gateway implements SnapshotSource {
           continue;
         }
         const server = createListenerServer(this, config);
-        await listen(server, existing ? addressOf(existing.server, config.address) : config.address);
+        this.#trackConnections(server);
+        const address = existing && existing.config.address === config.address ? sameAddress(existing.server, config.address) : config.address;
+        try {
+          await listen(server, address);
+        } catch (err) {
+          throw new Error(`cannot bind listener "${config.name}" to ${address}: ${bindProblem(err as NodeJS.ErrnoException)}`, { cause: err });
+        }
         opened.push(server);
         next.set(config.name, { config, key, server });
       }
@@ -102,6 +115,59 @@ export class Gateway implements SnapshotSource {
     await Promise.all([...snapshot.upstreams.values()].map((u) => this.registry.release(u)));
   }
 
+  /**
+   * A closing server answers with Connection: close (as Go's http.Server does once Shutdown starts), so keep-alive
+   * clients move to the new socket after the request they are on instead of sending more to the old one.
+   * Connections are tracked per connection, not per request: the request path pays nothing for this.
+   */
+  #trackConnections(server: http.Server): void {
+    const sockets = new Set<Socket>();
+    this.#connections.set(server, sockets);
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (this.#closingServers.has(server)) res.shouldKeepAlive = false;
+    });
+  }
+
+  /**
+   * Stops accepting on a server and ends keep-alive on the requests in flight; resolves when the last connection
+   * is gone. Idle keep-alive connections are left to end by themselves (the next request on one is answered with
+   * Connection: close, or the listener's keepAliveTimeout ends it): closing an idle connection races with a
+   * client that is sending on it that very moment, and that request would fail. Shutdown cannot wait that long
+   * and calls #closeIdle as well.
+   */
+  #stopAccepting(server: http.Server): Promise<void> {
+    const known = this.#closingServers.get(server);
+    if (known) return known;
+    for (const socket of this.#connections.get(server) ?? []) {
+      // node:http keeps the response a connection is working on in `_httpMessage` (closeIdleConnections reads the
+      // same field). A response whose head is out already keeps its keep-alive, and its connection idles out.
+      const res = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+      if (res instanceof http.ServerResponse && !res.headersSent) res.shouldKeepAlive = false;
+    }
+    const closed = new Promise<void>((resolve) => {
+      // net.Server's close stops accepting and leaves connections alone; http.Server's would also close the idle ones.
+      net.Server.prototype.close.call(server, () => {
+        this.#closingServers.delete(server);
+        server.close(); // now lets node:http stop its connection-checking timer (no connections are left to close)
+        resolve();
+      });
+    });
+    this.#closingServers.set(server, closed);
+    return closed;
+  }
+
+  /** Shutdown: closes each connection of a closing server as soon as it is idle (Go's Shutdown polls the same way). */
+  #closeIdle(server: http.Server): void {
+    server.closeIdleConnections();
+    const poll = setInterval(() => server.closeIdleConnections(), IDLE_POLL_MS);
+    poll.unref();
+    void this.#closingServers.get(server)?.finally(() => clearInterval(poll));
+  }
+
   addresses(): BoundAddress[] {
     return [...this.#listeners.values()].map(({ config, server }) => {
       const info = server.address() as AddressInfo;
@@ -109,17 +175,22 @@ export class Gateway implements SnapshotSource {
     });
   }
 
-  /** Graceful stop: no new connections, in-flight requests get until the deadline, then everything is cut. */
+  /**
+   * Graceful stop: no new connections, in-flight requests get until the deadline (each connection is closed as
+   * soon as its request is done), then whatever is left is cut. Resolves early when everything has finished.
+   */
   async close(drainMs = this.#current?.config.server.drainTimeout ?? 10_000): Promise<void> {
-    const servers = [...this.#listeners.values()].map((l) => l.server);
+    const current = [...this.#listeners.values()].map((l) => l.server);
     this.#listeners.clear();
-    for (const server of servers) closeGracefully(server);
-    const drained = Promise.all([this.#current?.drained(), ...this.#retiring]);
+    for (const server of current) void this.#stopAccepting(server);
+    const servers = [...this.#closingServers.keys()];
+    for (const server of servers) this.#closeIdle(server);
+    const finished = Promise.all([this.#current?.drained(), ...this.#retiring, ...this.#closingServers.values()]);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, drainMs);
     });
-    await Promise.race([drained, deadline]);
+    await Promise.race([finished, deadline]);
     clearTimeout(timer);
     for (const server of servers) server.closeAllConnections();
     await this.registry.destroy();
@@ -127,13 +198,16 @@ export class Gateway implements SnapshotSource {
 }
 
 /** A listener whose address is unchanged but whose limits changed rebinds the same (possibly ephemeral) port. */
-function addressOf(server: http.Server, configured: string): string {
+function sameAddress(server: http.Server, configured: string): string {
   if (!configured.endsWith(':0')) return configured;
   const info = server.address() as AddressInfo | null;
   return info ? configured.slice(0, -1) + info.port : configured;
 }
 
-function closeGracefully(server: http.Server): void {
-  server.close();
-  server.closeIdleConnections();
+/** Why a bind failed, in words (the admin listener says it the same way). */
+export function bindProblem(err: NodeJS.ErrnoException): string {
+  if (err.code === 'EADDRINUSE') return 'address already in use (EADDRINUSE)';
+  if (err.code === 'EACCES') return 'permission denied (EACCES; ports below 1024 need privileges)';
+  if (err.code === 'EADDRNOTAVAIL') return 'no such local address (EADDRNOTAVAIL)';
+  return err.message;
 }

@@ -54,7 +54,7 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerC
       requestId,
       requestIdHeader,
       hashKey,
-      onDone: () => snapshot.release(),
+      snapshot,
     });
     if (hasBody) {
       const chunked = req.headers['content-length'] === undefined;

@@ -1,5 +1,5 @@
 // The one place where errors become responses: the catalogue's status and JSON body, x-sluice-error, the id.
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ERRORS, errorBody, type ErrorCode } from '../errors/catalogue.ts';
 
@@ -43,22 +43,20 @@ function bodyStillExpected(res: ServerResponse): boolean {
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 }
 
-/** For errors before node:http built a response (parser errors): a complete raw HTTP/1.1 answer, then close. */
-export function sendRawError(socket: Socket, code: ErrorCode): void {
+/**
+ * For errors on a socket without a node:http response (parser errors, upgrades): a complete raw HTTP/1.1 answer
+ * with the catalogue's status, body and x-sluice-error, then close. Parser errors have no request id yet.
+ */
+export function sendRawError(socket: Socket, code: ErrorCode, requestId = '', requestIdHeader = 'x-request-id'): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = errorBody(code, '');
+  const body = errorBody(code, requestId);
   const { status } = ERRORS[code];
+  const idLine = requestId === '' ? '' : `${requestIdHeader}: ${requestId}\r\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-sluice-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nx-sluice-error: ${code}\r\n${idLine}connection: close\r\n\r\n${body}`,
   );
 }
-
-const REASONS: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
-  417: 'Expectation Failed', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
-  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
-};

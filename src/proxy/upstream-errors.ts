@@ -18,6 +18,9 @@ const TLS = new Set([
 export function classifyUpstreamError(err: unknown): ClassifiedError {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
+    // undici refused the request before sending it (an invalid path or header value, produced by a rewrite or a
+    // header operation): Sluice's doing, not the upstream's, and trying again would build the same request.
+    if (code === 'UND_ERR_INVALID_ARG') return { code: 'internal_error', failure: 'invalid-request' };
     if (code === 'UND_ERR_CONNECT_TIMEOUT') return { code: 'upstream_connect_timeout', failure: 'connect-failure' };
     if (CONNECT_FAILED.has(code)) return { code: 'upstream_connect_failed', failure: 'connect-failure' };
     if (TLS.has(code) || code.startsWith('ERR_SSL_')) return { code: 'upstream_tls_error', failure: 'connect-failure' };
@@ -26,6 +29,9 @@ export function classifyUpstreamError(err: unknown): ClassifiedError {
       return { code: 'upstream_bad_response', failure: 'bad-response' };
     }
   }
+  // undici 8 builds its HTTPParserError with `code` undefined (it looks the llhttp error number up in a name → number
+  // table), so a malformed status line or header is known only by the error's name.
+  if ((err as { name?: unknown } | null)?.name === 'HTTPParserError') return { code: 'upstream_bad_response', failure: 'bad-response' };
   // Closed or reset after the connection was up (UND_ERR_SOCKET, ECONNRESET, EPIPE …).
   return { code: 'upstream_reset', failure: 'reset' };
 }

@@ -1,8 +1,11 @@
 // When a failed upstream attempt may be tried again, compiled from routes[].retries.
 import type { RetryConfig } from '../config/schema.ts';
 
-/** What went wrong with one attempt, in the terms retry conditions use. */
-export type AttemptFailure = 'connect-failure' | 'reset' | 'timeout' | 'bad-response';
+/**
+ * What went wrong with one attempt, in the terms retry conditions use. 'invalid-request': the request could not be
+ * built (never retried: the next attempt would be the same request).
+ */
+export type AttemptFailure = 'connect-failure' | 'reset' | 'timeout' | 'bad-response' | 'invalid-request';
 
 export interface RetryPolicy {
   readonly attempts: number;
@@ -24,6 +27,7 @@ export function compileRetryPolicy(config: RetryConfig | undefined): RetryPolicy
     onFailure(failure) {
       if (failure === 'connect-failure') return on.has('connect-failure') || gatewayError || any5xx;
       if (failure === 'reset') return on.has('reset') || gatewayError || any5xx;
+      if (failure === 'invalid-request') return false;
       // A timeout or a malformed answer is a gateway error (502/504) as the client would see it.
       return gatewayError || any5xx;
     },

@@ -36,15 +36,24 @@ export class Snapshot {
   readonly trustedProxies: BlockList | undefined;
   readonly requestIdHeader: string;
   #active = 0;
-  #retired: (() => void) | undefined;
+  #drained: Promise<void> | undefined;
+  #resolveDrained: (() => void) | undefined;
 
   constructor(version: number, config: SluiceConfig, registry: UpstreamRegistry) {
     this.version = version;
     this.config = config;
-    this.upstreams = new Map(config.upstreams.map((u) => [u.name, registry.acquire(u)]));
-    this.routes = config.routes.map((r) => compileRoute(r, this.upstreams));
-    this.routeTables = new Map(config.listeners.map((l) => [l.name, routeTableFor(l, this.routes)]));
-    this.trustedProxies = compileTrustedProxies(config.server.trustedProxies);
+    const upstreams = new Map<string, Upstream>();
+    try {
+      for (const u of config.upstreams) upstreams.set(u.name, registry.acquire(u));
+      this.routes = config.routes.map((r) => compileRoute(r, upstreams));
+      this.routeTables = new Map(config.listeners.map((l) => [l.name, routeTableFor(l, this.routes)]));
+      this.trustedProxies = compileTrustedProxies(config.server.trustedProxies);
+    } catch (err) {
+      // A snapshot that never goes live must not keep the targets it acquired (their pools would never close).
+      for (const u of upstreams.values()) void registry.release(u).catch(() => {});
+      throw err;
+    }
+    this.upstreams = upstreams;
     this.requestIdHeader = config.server.requestIdHeader;
   }
 
@@ -54,7 +63,7 @@ export class Snapshot {
   }
 
   release(): void {
-    if (--this.#active === 0 && this.#retired) this.#retired();
+    if (--this.#active === 0 && this.#resolveDrained) this.#resolveDrained();
   }
 
   get active(): number {
@@ -64,9 +73,15 @@ export class Snapshot {
   /** Resolves once no request holds this snapshot any more (at once when none does). */
   drained(): Promise<void> {
     if (this.#active === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#retired = resolve;
+    // One promise for every caller (a retiring snapshot is also awaited by a shutdown).
+    this.#drained ??= new Promise((resolve) => {
+      this.#resolveDrained = () => {
+        this.#drained = undefined;
+        this.#resolveDrained = undefined;
+        resolve();
+      };
     });
+    return this.#drained;
   }
 }
 

@@ -1,6 +1,7 @@
 // One upstream server as the data plane sees it: its connection pool and the live counters balancers read.
 import { readFileSync } from 'node:fs';
-import { Pool } from 'undici';
+import { isIP } from 'node:net';
+import { Pool, buildConnector } from 'undici';
 import type { TargetConfig, UpstreamConfig } from '../config/schema.ts';
 import type { BalancerTarget } from './balancers/types.ts';
 
@@ -13,6 +14,11 @@ export class UpstreamTarget implements BalancerTarget {
   readonly pool: Pool;
   /** Identity of the pool's settings: a reload with the same key reuses this target and its connections. */
   readonly key: string;
+  /**
+   * The TLS name for https targets, passed with every request: undici reconnects whenever a request's name differs
+   * from the connection's, and would take it from the Host header if not given. undefined for http targets.
+   */
+  readonly servername: string | undefined;
   inFlight = 0;
   healthy = true;
 
@@ -24,20 +30,33 @@ export class UpstreamTarget implements BalancerTarget {
     this.authority = url.host;
     this.key = key;
     const tls = upstream.tls;
+    const https = url.protocol === 'https:';
+    // url.hostname keeps an IPv6 literal's brackets; TLS wants the bare address.
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.servername = https ? (tls.serverName ?? hostname) : undefined;
+    const connect = buildConnector({
+      timeout: upstream.connectTimeout,
+      // HTTP/1.1 only: upgrades (WebSocket) are spliced as raw HTTP/1.1 sockets, and undici 8 would otherwise
+      // negotiate h2 with any upstream that offers it.
+      allowH2: false,
+      ...(https
+        ? {
+            rejectUnauthorized: !tls.insecureSkipVerify,
+            ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
+          }
+        : {}),
+    });
+    // SNI and the name the certificate is checked against are the target's (or tls.serverName), never the
+    // request's Host: undici would otherwise derive them from the Host header, which Sluice preserves from the
+    // client. An IP address is not a valid SNI name (RFC 6066 §3): then no SNI is sent and the certificate is
+    // checked against the address itself.
+    const sni = this.servername !== undefined && isIP(this.servername) === 0 ? this.servername : undefined;
     this.pool = new Pool(url.origin, {
       connections: upstream.connections,
       pipelining: upstream.pipelining,
       keepAliveTimeout: upstream.keepAliveTimeout,
-      connect: {
-        timeout: upstream.connectTimeout,
-        ...(url.protocol === 'https:'
-          ? {
-              rejectUnauthorized: !tls.insecureSkipVerify,
-              ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
-              servername: tls.serverName ?? url.hostname,
-            }
-          : {}),
-      },
+      allowH2: false,
+      connect: https ? (options, callback) => connect({ ...options, servername: sni }, callback) : connect,
     });
   }
 }
