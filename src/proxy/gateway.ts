@@ -17,6 +17,12 @@ interface BoundListener {
   readonly server: http.Server;
 }
 
+interface ListenerPlan {
+  listeners: Map<string, BoundListener>;
+  /** New servers that take over the listening socket of a replaced server with the same address. */
+  handovers: { server: http.Server; donor: http.Server }[];
+}
+
 export interface BoundAddress {
   name: string;
   host: string;
@@ -57,52 +63,71 @@ export class Gateway implements SnapshotSource {
   /** Compiles, binds and swaps; throws (keeping the running config) when the new config cannot be provisioned. */
   async apply(config: SluiceConfig, version = this.version + 1): Promise<Snapshot> {
     const next = new Snapshot(version, config, this.registry);
-    let listeners: Map<string, BoundListener>;
+    let plan: ListenerPlan;
     try {
-      listeners = await this.#bindListeners(config.listeners);
+      plan = await this.#bindListeners(config.listeners);
     } catch (err) {
       await this.#dispose(next);
       throw err;
     }
+    // From here on nothing can fail: the swap is synchronous.
+    for (const { server, donor } of plan.handovers) takeOverSocket(server, donor);
     const previous = this.#current;
     const previousListeners = this.#listeners;
     this.#current = next;
-    this.#listeners = listeners;
+    this.#listeners = plan.listeners;
+    this.registry.activate(next.upstreams.values());
     for (const [name, bound] of previousListeners) {
-      if (listeners.get(name) !== bound) void this.#stopAccepting(bound.server);
+      if (plan.listeners.get(name) !== bound) void this.#stopAccepting(bound.server);
     }
     if (previous) this.#retire(previous);
     return next;
   }
 
-  /** Servers for the new listener set: unchanged listeners keep their socket, changed ones get a new one. */
-  async #bindListeners(configs: readonly ListenerConfig[]): Promise<Map<string, BoundListener>> {
-    const next = new Map<string, BoundListener>();
+  /**
+   * Servers for the new listener set. An unchanged listener keeps its server. A changed one gets a new server;
+   * when a listener being replaced has the same address, the new server takes over its listening socket at the
+   * swap (see takeOverSocket) instead of binding a second one: closing one socket of an SO_REUSEPORT pair resets
+   * the connections the kernel had queued on it, which a busy listener always has.
+   */
+  async #bindListeners(configs: readonly ListenerConfig[]): Promise<ListenerPlan> {
+    const listeners = new Map<string, BoundListener>();
+    const handovers: ListenerPlan['handovers'] = [];
+    const kept = new Set<BoundListener>();
+    for (const config of configs) {
+      const existing = this.#listeners.get(config.name);
+      if (existing?.key === JSON.stringify(config)) kept.add(existing);
+    }
+    const donors = [...this.#listeners.values()].filter((l) => !kept.has(l));
     const opened: http.Server[] = [];
     try {
       for (const config of configs) {
         const key = JSON.stringify(config);
         const existing = this.#listeners.get(config.name);
-        if (existing?.key === key) {
-          next.set(config.name, existing);
+        if (existing && kept.has(existing) && existing.key === key) {
+          listeners.set(config.name, existing);
           continue;
         }
         const server = createListenerServer(this, config);
         this.#trackConnections(server);
-        const address = existing && existing.config.address === config.address ? sameAddress(existing.server, config.address) : config.address;
+        listeners.set(config.name, { config, key, server });
+        const donor = donors.findIndex((d) => d.config.address === config.address);
+        if (donor >= 0) {
+          handovers.push({ server, donor: donors.splice(donor, 1)[0]!.server });
+          continue;
+        }
         try {
-          await listen(server, address);
+          await listen(server, config.address);
         } catch (err) {
-          throw new Error(`cannot bind listener "${config.name}" to ${address}: ${bindProblem(err as NodeJS.ErrnoException)}`, { cause: err });
+          throw new Error(`cannot bind listener "${config.name}" to ${config.address}: ${bindProblem(err as NodeJS.ErrnoException)}`, { cause: err });
         }
         opened.push(server);
-        next.set(config.name, { config, key, server });
       }
     } catch (err) {
       for (const server of opened) server.close();
       throw err;
     }
-    return next;
+    return { listeners, handovers };
   }
 
   #retire(snapshot: Snapshot): void {
@@ -197,11 +222,14 @@ export class Gateway implements SnapshotSource {
   }
 }
 
-/** A listener whose address is unchanged but whose limits changed rebinds the same (possibly ephemeral) port. */
-function sameAddress(server: http.Server, configured: string): string {
-  if (!configured.endsWith(':0')) return configured;
-  const info = server.address() as AddressInfo | null;
-  return info ? configured.slice(0, -1) + info.port : configured;
+/**
+ * The new server accepts on the old server's listening socket from now on (`server.listen(handle)` is node's
+ * documented way to listen on an existing socket). The old server forgets the socket, so closing it later only
+ * waits for its connections and never closes the socket the new server uses.
+ */
+function takeOverSocket(server: http.Server, donor: http.Server): void {
+  server.listen(donor);
+  (donor as http.Server & { _handle: unknown })._handle = null;
 }
 
 /** Why a bind failed, in words (the admin listener says it the same way). */

@@ -13,18 +13,29 @@ export function runWorker(log: Logger): void {
     await gateway.close();
     process.exit(0);
   };
+  // Applies run one at a time, in the order the primary sent them.
+  let applying: Promise<void> = Promise.resolve();
   process.on('message', (message: ToWorker) => {
     if (message.type === 'shutdown') return void stop();
-    gateway.apply(message.config, message.version).then(
-      () => send({ type: 'applied', version: message.version }),
-      (err: Error) => {
-        log.error({ err: err.message, version: message.version }, 'worker could not apply config');
-        send({ type: 'apply-failed', version: message.version, error: err.message });
-      },
+    if (message.type !== 'apply' || stopping) return;
+    const { seq, version, config } = message;
+    applying = applying.then(() =>
+      gateway.apply(config, version).then(
+        () => void send({ type: 'applied', seq, version, listeners: gateway.addresses() }),
+        (err: Error) => {
+          // The primary reports the failure once for the whole cluster; this line is for debugging one worker.
+          log.debug({ err: err.message, version }, 'worker could not apply config');
+          send({ type: 'apply-failed', seq, version, error: err.message });
+        },
+      ),
     );
   });
-  // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole group, so ignore it here.
+  // The primary coordinates shutdown and reloads; a terminal's Ctrl-C or hang-up reaches the whole process group,
+  // so ignore both here.
   process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
   process.on('SIGTERM', () => void stop());
+  // The primary is gone (crashed or killed): nobody will send a config or a shutdown any more.
   process.on('disconnect', () => void stop());
+  send({ type: 'ready' });
 }

@@ -1,12 +1,14 @@
 // `sluice start --workers 1`: config source, gateway and admin in one process (no cluster primary in the way).
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { formatConfigError } from '../config/load.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Gateway } from '../proxy/gateway.ts';
 import { ConfigFile } from '../store/config-file.ts';
-import { startAdmin } from './admin-listener.ts';
+import { startAdmin, stopAdmin } from './admin-listener.ts';
 import { ControlPlane } from './control-plane.ts';
 import { StartupError } from './errors.ts';
+import { watchForReloads } from './reload-triggers.ts';
 
 export interface RunningSluice {
   readonly gateway: Gateway;
@@ -19,8 +21,12 @@ export interface RunningSluice {
 
 export async function startSingle(configPath: string, log: Logger): Promise<RunningSluice> {
   const file = new ConfigFile(configPath);
+  // Validate before anything binds: a bad file fails with exit 1 and no side effects.
+  const checked = await file.load();
+  if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
+
   const gateway = new Gateway({ onHealthChange: (change) => log.warn(change, change.healthy ? 'target healthy' : 'target unhealthy') });
-  let bindError: Error | undefined;
+  let provisionError: Error | undefined;
   const control = new ControlPlane(
     file,
     {
@@ -28,7 +34,7 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
         try {
           await gateway.apply(config, version);
         } catch (err) {
-          bindError = err as Error;
+          provisionError = err as Error;
           throw err;
         }
       },
@@ -36,16 +42,16 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
     },
     log,
   );
+  const admin = await startAdmin(control, checked.config.admin.address, log);
   const first = await control.reload('start');
-  if (!first.ok) throw new StartupError(first.errors.join('\n'), bindError ? 2 : 1);
-  const admin = await startAdmin(control, gateway.current.config.admin.address).catch(async (err: unknown) => {
-    await gateway.close(0);
-    throw err;
-  });
-  const unwatch = file.watch(() => void control.reload('file change'));
-  const onHup = () => void control.reload('SIGHUP');
-  process.on('SIGHUP', onHup);
-  log.info({ listeners: gateway.addresses(), admin: admin.address(), pid: process.pid }, 'sluice started');
+  if (!first.ok) {
+    stopAdmin(admin);
+    // The file was valid a moment ago: a failure now is provisioning (a port that cannot be bound) unless the
+    // file changed in between.
+    throw new StartupError(first.errors.join('\n'), provisionError ? 2 : 1);
+  }
+  const unwatch = watchForReloads(file, control, log);
+  log.info({ listeners: gateway.addresses(), admin: admin.address() }, 'sluice started');
   return {
     gateway,
     control,
@@ -53,9 +59,7 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
     adminPort: () => (admin.address() as AddressInfo).port,
     async close() {
       unwatch();
-      process.off('SIGHUP', onHup);
-      admin.close();
-      admin.closeAllConnections();
+      stopAdmin(admin);
       await gateway.close();
     },
   };

@@ -1,13 +1,20 @@
 // The embedded config source: a YAML file on disk, loaded and validated on demand and watched for edits.
-// Editors save by rename as often as by write, so the directory is watched and events filtered by name.
-import { watch, type FSWatcher } from 'node:fs';
+// Editors save by rename as often as by write (vim moves the old file aside, most tools write a temp file and
+// rename it over), and Kubernetes swaps a `..data` symlink beside a ConfigMap's files, so the directory is
+// watched, not the file: a watch on the file itself would follow the old inode and go deaf after the first save.
+import { lstatSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { loadConfigFile, type LoadResult } from '../config/load.ts';
 
+export interface WatchOptions {
+  /** Quiet time after the last event before onChange runs: a save is several events (truncate, write, rename). */
+  debounceMs?: number;
+  /** The watch itself failed (directory removed, watcher limit): reloads then need SIGHUP or the admin API. */
+  onError?: (err: Error) => void;
+}
+
 export class ConfigFile {
   readonly path: string;
-  #watcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(path: string) {
     this.path = resolve(path);
@@ -17,17 +24,35 @@ export class ConfigFile {
     return loadConfigFile(this.path);
   }
 
-  /** Calls onChange once per burst of edits (debounced), until the returned function is called. */
-  watch(onChange: () => void, debounceMs = 150): () => void {
+  /**
+   * Calls onChange once per burst of edits (debounced), until the returned function is called. Whether the
+   * content really changed is the caller's question (ControlPlane compares it with the running config).
+   */
+  watch(onChange: () => void, options: WatchOptions = {}): () => void {
+    const { debounceMs = 150, onError } = options;
     const name = basename(this.path);
-    this.#watcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
-      if (file !== null && file !== name) return;
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(onChange, debounceMs);
+    // A symlinked config (Kubernetes ConfigMap) changes when a link elsewhere in the directory is swapped, with
+    // no event naming the file: then any event in the directory counts.
+    const followAll = isSymlink(this.path);
+    let timer: NodeJS.Timeout | undefined;
+    const watcher: FSWatcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
+      if (!followAll && file !== null && file !== name) return;
+      clearTimeout(timer);
+      timer = setTimeout(onChange, debounceMs);
     });
+    // An FSWatcher without an 'error' listener would throw and end the process.
+    watcher.on('error', (err) => onError?.(err));
     return () => {
-      clearTimeout(this.#timer);
-      this.#watcher?.close();
+      clearTimeout(timer);
+      watcher.close();
     };
+  }
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
   }
 }

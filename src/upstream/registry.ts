@@ -32,9 +32,12 @@ export class UpstreamRegistry {
     this.#onHealthChange = onHealthChange;
   }
 
-  /** Builds the upstream for a new snapshot, reusing targets whose settings did not change. */
+  /**
+   * Builds the upstream for a new snapshot, reusing targets whose settings did not change. Health checking is
+   * left as it is until activate(): a snapshot that never goes live (its listener could not bind) must not
+   * change how the running one's targets are checked.
+   */
   acquire(config: UpstreamConfig): Upstream {
-    const checkKey = JSON.stringify(config.healthCheck ?? null);
     const targets = config.targets.map((t) => {
       const key = targetKey(config, t);
       let held = this.#targets.get(key);
@@ -44,11 +47,21 @@ export class UpstreamRegistry {
         held = { target, refs: 0, checker: undefined, checkKey: '' };
         this.#targets.set(key, held);
       }
-      if (held.checkKey !== checkKey) this.#restartChecker(held, config, checkKey);
       held.refs++;
       return held.target;
     });
     return new Upstream(config, targets);
+  }
+
+  /** The snapshot holding these upstreams went live: their targets are now checked as its config says. */
+  activate(upstreams: Iterable<Upstream>): void {
+    for (const upstream of upstreams) {
+      const checkKey = JSON.stringify(upstream.config.healthCheck ?? null);
+      for (const target of upstream.targets) {
+        const held = this.#targets.get(target.key);
+        if (held && held.checkKey !== checkKey) this.#restartChecker(held, upstream.config, checkKey);
+      }
+    }
   }
 
   #restartChecker(held: Held, config: UpstreamConfig, checkKey: string): void {
