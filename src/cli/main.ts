@@ -84,7 +84,7 @@ async function start(configPath: string, workers: number): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting without draining');
-      process.exit(1);
+      process.exit(2);
     }
     stopping = true;
     log.info({ signal }, 'shutting down: draining in-flight requests');

@@ -9,6 +9,7 @@ import { Snapshot } from '../snapshot/snapshot.ts';
 import type { HealthChange } from '../upstream/health-check.ts';
 import { UpstreamRegistry } from '../upstream/registry.ts';
 import type { SnapshotSource } from './handle-request.ts';
+import { closeTunnels } from './upgrade.ts';
 import { createListenerServer, listen } from './listener.ts';
 
 interface BoundListener {
@@ -217,7 +218,10 @@ export class Gateway implements SnapshotSource {
     });
     await Promise.race([finished, deadline]);
     clearTimeout(timer);
-    for (const server of servers) server.closeAllConnections();
+    for (const server of servers) {
+      server.closeAllConnections();
+      closeTunnels(server); // upgraded connections are invisible to node:http once spliced
+    }
     await this.registry.destroy();
   }
 }
