@@ -1,0 +1,254 @@
+// What every access-log sink shares: lines wait in a bounded buffer and go out in batches, one batch in flight at
+// a time; a full buffer drops the new line and counts it (bounded memory, and the request path never waits); a
+// failed batch is retried with exponential backoff and jitter, then dropped and counted.
+import type { SinkBufferSettings } from '../../config/observability-schema.ts';
+
+export type SinkOutcome = 'written' | 'dropped' | 'failed';
+
+export interface LogSink {
+  readonly name: string;
+  /** Never blocks and never throws: the line is buffered, or dropped and counted. */
+  write(line: string): void;
+  /** Sends everything buffered now; resolves when it is written or given up on. */
+  flush(): Promise<void>;
+  /** Flushes (within the time budget) and releases the destination; later writes are dropped and counted. */
+  close(budgetMs?: number): Promise<void>;
+}
+
+export interface SinkHooks {
+  count(outcome: SinkOutcome, lines: number): void;
+  /** Told once when a batch is given up on, and once more when the sink works again. */
+  onError?(error: Error | undefined): void;
+}
+
+/** Thrown by send() for a failure that a retry cannot fix (a 400 from Loki): the batch is dropped at once. */
+export class PermanentSinkError extends Error {
+  readonly code = 'permanent';
+}
+
+/**
+ * One batch. Sinks that ship lines as text (Loki, OTLP) get `lines` with each line's `times` (Date.now()); sinks
+ * that write bytes (file, stream) get `bytes`: each line was UTF-8 encoded into a shared chunk when it was
+ * written, so a buffered line costs its bytes and no string survives to be promoted and collected later.
+ */
+export interface Batch {
+  readonly count: number;
+  readonly lines: string[];
+  readonly times: number[];
+  readonly bytes: Buffer[];
+}
+
+export type SinkMode = 'lines' | 'bytes';
+
+const MAX_BACKOFF_MS = 30_000;
+const CHUNK_SIZE = 64 * 1024;
+const EMPTY: never[] = [];
+
+export abstract class BatchingSink implements LogSink {
+  readonly name: string;
+  readonly #buffer: SinkBufferSettings;
+  readonly #hooks: SinkHooks;
+  readonly #bytesMode: boolean;
+  // lines mode
+  #lines: string[] = [];
+  #times: number[] = [];
+  // bytes mode: full slices, and the chunk being filled
+  #slices: Buffer[] = [];
+  #chunk: Buffer | undefined;
+  #chunkStart = 0;
+  #chunkPos = 0;
+  #count = 0;
+  #size = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #closed = false;
+  #failing = false;
+  /** Lines of the batch being sent, and whether close() already counted them as failed (it gave up waiting). */
+  #inFlight = 0;
+  #abandoned = false;
+  #wakeRetry: (() => void) | undefined;
+
+  constructor(name: string, buffer: SinkBufferSettings, hooks: SinkHooks, mode: SinkMode = 'lines') {
+    this.name = name;
+    this.#buffer = buffer;
+    this.#hooks = hooks;
+    this.#bytesMode = mode === 'bytes';
+  }
+
+  /** Writes or sends one batch. Rejects to have the batch retried. */
+  protected abstract send(batch: Batch): Promise<void>;
+
+  /** Releases the destination (file handle, agent). */
+  protected async release(): Promise<void> {}
+
+  /** Lines waiting (for tests and the admin status). */
+  get buffered(): number {
+    return this.#count;
+  }
+
+  write(line: string): void {
+    const b = this.#buffer;
+    if (this.#closed || this.#count >= b.maxLines || this.#size + line.length > b.maxBytes) {
+      this.#hooks.count('dropped', 1);
+      return;
+    }
+    if (this.#bytesMode) this.#encode(line);
+    else {
+      this.#lines.push(line);
+      this.#times.push(Date.now());
+    }
+    this.#count++;
+    this.#size += line.length;
+    if (this.#draining !== undefined) return; // the running drain takes it
+    if (this.#count >= b.maxBatch) void this.#drain();
+    else this.#timer ??= setTimeout(this.#onTimer, b.flushInterval).unref();
+  }
+
+  #encode(line: string): void {
+    const worst = line.length * 3; // UTF-8 bytes per UTF-16 unit, at most
+    let chunk = this.#chunk;
+    if (chunk === undefined || chunk.length - this.#chunkPos < worst) {
+      this.#sealChunk();
+      chunk = this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_SIZE, worst));
+      this.#chunkStart = this.#chunkPos = 0;
+    }
+    this.#chunkPos += chunk.write(line, this.#chunkPos);
+  }
+
+  /** Moves the filled part of the current chunk to the slices; later lines continue after it. */
+  #sealChunk(): void {
+    if (this.#chunk !== undefined && this.#chunkPos > this.#chunkStart) {
+      this.#slices.push(this.#chunk.subarray(this.#chunkStart, this.#chunkPos));
+      this.#chunkStart = this.#chunkPos;
+    }
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    if (this.#draining === undefined) void this.#drain();
+  };
+
+  #drain(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#draining ??= this.#drainAll().finally(() => {
+      this.#draining = undefined;
+      // Lines that came in while the last batch was on its way wait for the next tick or a full batch.
+      if (this.#count >= this.#buffer.maxBatch) void this.#drain();
+      else if (this.#count > 0 && !this.#closed) this.#timer ??= setTimeout(this.#onTimer, this.#buffer.flushInterval).unref();
+    });
+    return this.#draining;
+  }
+
+  /** Takes the next batch: everything buffered for a bytes sink (one write), at most maxBatch lines otherwise. */
+  #take(): Batch {
+    if (this.#bytesMode) {
+      this.#sealChunk();
+      const batch: Batch = { count: this.#count, lines: EMPTY, times: EMPTY, bytes: this.#slices };
+      this.#slices = [];
+      this.#count = 0;
+      this.#size = 0;
+      return batch;
+    }
+    const n = Math.min(this.#count, this.#buffer.maxBatch);
+    let lines = this.#lines;
+    let times = this.#times;
+    if (n === lines.length) {
+      this.#lines = [];
+      this.#times = [];
+    } else {
+      this.#lines = lines.slice(n);
+      this.#times = times.slice(n);
+      lines = lines.slice(0, n);
+      times = times.slice(0, n);
+    }
+    this.#count -= n;
+    for (const line of lines) this.#size -= line.length;
+    return { count: n, lines, times, bytes: EMPTY };
+  }
+
+  async #drainAll(): Promise<void> {
+    while (this.#count > 0) await this.#sendWithRetries(this.#take());
+  }
+
+  async #sendWithRetries(batch: Batch): Promise<void> {
+    this.#inFlight = batch.count;
+    try {
+      await this.#sendOrGiveUp(batch);
+    } finally {
+      this.#inFlight = 0;
+    }
+  }
+
+  async #sendOrGiveUp(batch: Batch): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.send(batch);
+        if (this.#abandoned) return;
+        this.#hooks.count('written', batch.count);
+        if (this.#failing) {
+          this.#failing = false;
+          this.#hooks.onError?.(undefined);
+        }
+        return;
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        const permanent = error instanceof PermanentSinkError;
+        if (permanent || attempt >= this.#buffer.maxRetries || this.#closed) {
+          if (this.#abandoned) return;
+          this.#hooks.count('failed', batch.count);
+          if (!this.#failing) {
+            this.#failing = true;
+            this.#hooks.onError?.(error);
+          }
+          return;
+        }
+        await this.#backoff(attempt);
+      }
+    }
+  }
+
+  #backoff(attempt: number): Promise<void> {
+    const base = Math.min(MAX_BACKOFF_MS, this.#buffer.retryBackoff * 2 ** attempt);
+    const delay = base / 2 + Math.random() * (base / 2);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wakeRetry = undefined;
+        resolve();
+      }, delay).unref();
+      this.#wakeRetry = () => {
+        clearTimeout(timer);
+        this.#wakeRetry = undefined;
+        resolve();
+      };
+    });
+  }
+
+  flush(): Promise<void> {
+    if (this.#count === 0) return this.#draining ?? Promise.resolve();
+    return this.#drain();
+  }
+
+  async close(budgetMs = 5000): Promise<void> {
+    if (this.#closed) return;
+    const flushed = this.flush();
+    this.#closed = true;
+    this.#wakeRetry?.(); // a batch waiting to retry is tried once more now, then given up on
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([flushed, new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs).unref()))]);
+    clearTimeout(timer);
+    // Whatever is still waiting, or still on its way after the budget, is given up on and counted.
+    const unsent = this.#count + this.#inFlight;
+    if (unsent > 0) {
+      this.#hooks.count('failed', unsent);
+      this.#abandoned = true;
+      this.#lines = [];
+      this.#times = [];
+      this.#slices = [];
+      this.#count = 0;
+    }
+    await this.release();
+  }
+}
