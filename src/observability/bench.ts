@@ -2,6 +2,7 @@
 // for each level of observability, plus the OpenTelemetry SDK's own span path for comparison.
 //   node src/observability/bench.ts [requests=60000] [rounds=3]       (about 6 minutes)
 //   node src/observability/bench.ts --encode                          (OTLP encoding alone, seconds)
+//   node src/observability/bench.ts --tight                           (startRequest + end in a tight loop, seconds)
 // Every scenario runs in a fresh process (no JIT or heap state carried between them), `rounds` times; the median
 // is reported, net of the loop itself measured in the same process. Requests arrive at a steady 20k/s (what a
 // busy worker sees, not a tight loop that no exporter could follow) and the figure is the process's CPU time per
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
       }
     }
     lines.push('');
+    lines.push(...tight());
     lines.push(...encoding());
   } finally {
     receiver.child.kill();
@@ -247,8 +249,51 @@ function encoding(): string[] {
   return encoders.map(([name], i) => `  ${name.padEnd(58)} ${median(results[i]!).toFixed(0).padStart(6)} ns per span (wall clock, median of 7)`);
 }
 
+/**
+ * The request path alone, in a tight loop (wall clock, no timers or I/O in between): what startRequest + end
+ * cost when metrics are all there is, the contract being well under a microsecond.
+ */
+function tight(): string[] {
+  const lines: string[] = [];
+  const scenarios: Array<[string, ObservabilityInput]> = [
+    ['all off', { metrics: { enabled: false }, tracing: { enabled: false } }],
+    ['metrics only', { metrics: { processMetrics: false }, tracing: { enabled: false } }],
+  ];
+  for (const withAttempt of [false, true]) {
+    for (const [name, input] of scenarios) {
+      const observability = createObservability(observabilitySchema.parse(input), { instance: 'bench' });
+      const runs: number[] = [];
+      for (let round = 0; round < 7; round++) {
+        const n = 500_000;
+        let sum = 0;
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) sum += RECORDS[i & 4095]!.bytesOut; // the loop alone
+        const t1 = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) {
+          const r = RECORDS[i & 4095]!;
+          const t = observability.startRequest(HEADERS, 'public', r.route);
+          if (withAttempt) {
+            t.upstreamTraceHeaders(0);
+            t.attemptStart(0, TARGET);
+            t.attemptEnd(0, r.status, undefined);
+          }
+          t.end(r);
+        }
+        const t2 = process.hrtime.bigint();
+        runs.push((Number(t2 - t1) - Number(t1 - t0)) / n + (sum < 0 ? 1 : 0));
+      }
+      void observability.close();
+      const what = withAttempt ? `${name}, with one attempt` : name;
+      lines.push(`  ${`tight loop: ${what}`.padEnd(58)} ${median(runs).toFixed(0).padStart(6)} ns per request (wall clock, median of 7)`);
+    }
+  }
+  return lines;
+}
+
 if (process.argv[2] === '--encode') {
   console.log(encoding().join('\n'));
+} else if (process.argv[2] === '--tight') {
+  console.log(tight().join('\n'));
 } else if (CHILD) {
   const [, , , index, withAttempt, otlp, dir] = process.argv;
   await runOne(Number(index), withAttempt === 'true', otlp!, dir!);

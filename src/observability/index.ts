@@ -1,6 +1,6 @@
 // Observability's front door: one object the runtime creates at start, hands to the proxy (startRequest) and the
-// admin server (metrics, traces), reconfigures on reload and closes at shutdown. Leaf module: it imports only the
-// config section's types (and the pure duration parser) from config/.
+// admin server (metrics, traces), reconfigures on reload and closes at shutdown. A leaf: from config/ it takes
+// only its own section (types, the access-log field list) and the pure duration parser; nothing of the runtime.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { IncomingHttpHeaders } from 'node:http';
