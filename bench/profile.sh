@@ -16,6 +16,7 @@ NAME=${1:-sluice} MODE=${MODE:-both} LOAD=${LOAD:-full} DURATION=${DURATION:-10}
 OUTDIR=${OUTDIR:-/tmp/sluice-prof}
 [ -x "$NODE" ] || { echo "no $NODE: run bench/run.sh once to install the peers"; exit 2; }
 mkdir -p "$OUTDIR"
+[ "$NAME" = sluice ] && echo "sluice source: $SLUICE_DIR, hash $(cd "$SLUICE_DIR" && find bin src package.json -type f ! -name '*.test.ts' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-10) (as run.sh prints it)"
 WORK=$(mktemp -d /tmp/peerprof.XXXXXX)
 GROUPS_TO_KILL=()
 cleanup() { for g in "${GROUPS_TO_KILL[@]:-}"; do [ -n "$g" ] && kill -- -"$g" 2>/dev/null; done; sleep 0.3; rm -rf "$WORK"; }

@@ -60,6 +60,17 @@ NODE="$NODE_DIR/node_modules/.bin/node"
 if [ ! -f "$SLUICE_DIR/bin/sluice.js" ] || [ ! -d "$SLUICE_DIR/node_modules/undici" ]; then
   echo "no Sluice with its dependencies at $SLUICE_DIR (run npm ci there)"; exit 2
 fi
+# Every round must measure the same code, also when src/ is being edited during the run: Sluice runs from a copy of
+# bin/, src/ and package.json taken now (node_modules linked). SLUICE_SNAPSHOT=0 runs the tree in place.
+SLUICE_REV=$(git -C "$SLUICE_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')
+SLUICE_DIRTY=$(git -C "$SLUICE_DIR" status --porcelain -- src bin package.json 2>/dev/null | wc -l)
+SLUICE_HASH=$(cd "$SLUICE_DIR" && find bin src package.json -type f ! -name '*.test.ts' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-10)
+SLUICE_RUN=$SLUICE_DIR
+if [ "${SLUICE_SNAPSHOT:-1}" != 0 ]; then
+  SLUICE_RUN="$WORK/sluice-tree"
+  mkdir -p "$SLUICE_RUN" && cp -r "$SLUICE_DIR/bin" "$SLUICE_DIR/src" "$SLUICE_DIR/package.json" "$SLUICE_RUN/" &&
+    ln -s "$SLUICE_DIR/node_modules" "$SLUICE_RUN/node_modules" || { echo "could not copy Sluice to $SLUICE_RUN"; exit 2; }
+fi
 port() { "$NODE" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 start() { # CPU command... ; echo process group id
   setsid taskset -c "$1" "${@:2}" >>"$WORK/log" 2>&1 & echo $!; }
@@ -147,7 +158,7 @@ C
     fast-gateway) echo "$NODE $NODE_DIR/fast-gateway.cjs $p $UP";;
     fastify-http-proxy) echo "$NODE $NODE_DIR/fastify-proxy.mjs $p $UP";;
     http-proxy) echo "$NODE $NODE_DIR/node-http-proxy.cjs $p $UP";;
-    sluice) echo "$NODE $SLUICE_ARGS $SLUICE_DIR/bin/sluice.js start -c $(sluice_config "$p") --workers 1";;
+    sluice) echo "$NODE $SLUICE_ARGS $SLUICE_RUN/bin/sluice.js start -c $(sluice_config "$p") --workers 1";;
     extra) echo "${EXTRA_CMD//\{PORT\}/$p}" | sed "s/{UPSTREAM_PORT}/$UP/g";;
     *) echo "unknown proxy $1" >&2; echo false;;
   esac
@@ -269,9 +280,7 @@ if grep -qi 'error' "$WORK/log" 2>/dev/null; then echo "(proxy logs mention erro
 {
   echo "machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -sr); node $("$NODE" --version) for every Node proxy, Sluice included"
   echo "versions: $(nginx -v 2>&1 | sed 's/.*: //'), haproxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}'), $(wrk --version 2>&1 | awk 'NR==1 {print $1, $2}'), undici $("$NODE" -p 'require(process.argv[1]+"/node_modules/undici/package.json").version' "$NODE_DIR") (floor/peers) / $("$NODE" -p 'require(process.argv[1]+"/node_modules/undici/package.json").version' "$SLUICE_DIR") (Sluice), fast-gateway $("$NODE" -p 'require(process.argv[1]+"/node_modules/fast-gateway/package.json").version' "$NODE_DIR"), fastify $("$NODE" -p 'require(process.argv[1]+"/node_modules/fastify/package.json").version' "$NODE_DIR") + @fastify/http-proxy $("$NODE" -p 'require(process.argv[1]+"/node_modules/@fastify/http-proxy/package.json").version' "$NODE_DIR"), http-proxy $("$NODE" -p 'require(process.argv[1]+"/node_modules/http-proxy/package.json").version' "$NODE_DIR")"
-  rev=$(git -C "$SLUICE_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')
-  dirty=$(git -C "$SLUICE_DIR" status --porcelain -- src 2>/dev/null | wc -l)
-  echo "sluice: $SLUICE_DIR at $rev$([ "$dirty" != 0 ] && echo " + $dirty uncommitted change(s) under src/") ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo "sluice: $SLUICE_DIR at $SLUICE_REV$([ "$SLUICE_DIRTY" != 0 ] && echo " + $SLUICE_DIRTY uncommitted change(s)"), source hash $SLUICE_HASH$([ "$SLUICE_RUN" != "$SLUICE_DIR" ] && echo ", copied at the start"); report $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "method: ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s CONNS=$CONNS; moderate-load latency wrk -c$LAT_CONNS with ${LAT_THINK_MS} ms think time, ${LAT_DURATION}s per proxy and round in $LAT_SLICES alternating slices (${LATN[*]})$([ "$PAIRED_SLICES" != 0 ] && echo "; head-to-head $PAIRED_SLICES × ${PAIRED_SECONDS}s slices per round"); proxy on CPU 1, upstream + wrk on CPU 0; BUSY_MAX=$BUSY_MAX"
   BUSY_MAX=$BUSY_MAX CONNS=$CONNS "$NODE" "$HERE/report.mjs" "$WORK/results" "${UPRPS:-0}" "${EXTRA_NAME:-extra}" "${NAMES[@]}"
 } | if [ -n "${OUT:-}" ]; then tee "$OUT"; else cat; fi

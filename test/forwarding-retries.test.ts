@@ -114,7 +114,7 @@ describe('retries', () => {
     assert.equal((await send(plain.port)).status, 503);
   });
 
-  test('a request with a body is not retried', async () => {
+  test('a POST answered 503 is not retried: it is not idempotent and the route did not opt in', async () => {
     const a = await answering('a', 503);
     const b = await answering('b', 200);
     const gw = await gatewayFor([a.url, b.url], { retries: { attempts: 2, on: [503, 'connect-failure'] } });
@@ -123,21 +123,24 @@ describe('retries', () => {
     assert.equal(a.received.length, 1);
     assert.equal(a.received[0]!.body.toString(), 'payload');
     assert.equal(b.received.length, 0);
-
-    const up = await answering('up', 200);
-    const refused = await gatewayFor([await closedUrl(), up.url], { retries: { attempts: 2, on: ['connect-failure'] } });
-    const failed = await send(refused.port, '/', 'POST', 'payload');
-    assert.equal(failed.status, 502);
-    assert.equal(failed.headers['x-sluice-error'], 'upstream_connect_failed');
-    assert.equal(up.received.length, 0);
   });
 
-  test('a body-less POST may be retried like any other request', async () => {
+  test('a POST whose connection was refused is retried with its buffered body: it never reached an upstream', async () => {
+    const up = await answering('up', 200);
+    const refused = await gatewayFor([await closedUrl(), up.url], { retries: { attempts: 2, on: ['connect-failure'] } });
+    const res = await send(refused.port, '/', 'POST', 'payload');
+    assert.equal(res.status, 200);
+    assert.equal(up.received.length, 1);
+    assert.equal(up.received[0]!.body.toString(), 'payload');
+  });
+
+  test('a POST is retried on 503 when the route opts in with retryNonIdempotent', async () => {
     const a = await answering('a', 503);
     const b = await answering('b', 200);
-    const gw = await gatewayFor([a.url, b.url], { retries: { attempts: 1, on: [503] } });
-    const res = await send(gw.port, '/', 'POST');
+    const gw = await gatewayFor([a.url, b.url], { retries: { attempts: 1, on: [503], retryNonIdempotent: true } });
+    const res = await send(gw.port, '/', 'POST', 'payload');
     assert.equal(res.status, 200);
+    assert.equal(b.received[0]!.body.toString(), 'payload');
   });
 
   test('on reset: an upstream that drops the connection before answering is retried', async () => {

@@ -21,6 +21,9 @@ export function createAdminServer(control: AdminControl): http.Server {
         json(res, 200, { version: current.version, loadedAt: current.loadedAt, config: redact(current.config) });
       },
     },
+    '/api/v1/upstreams': {
+      GET: async (_req, res) => json(res, 200, await control.upstreams()),
+    },
     '/api/v1/reload': {
       POST: async (_req, res) => {
         const result = await control.reload('admin api');

@@ -35,6 +35,7 @@ export function crossCheck(config: unknown, lineOf: LineOf = () => undefined): C
     ...listenerAddresses(root, where),
     ...upstreamTargets(root, where),
     ...routeReferences(root),
+    ...routeRateLimits(root),
     ...routePaths(root),
     ...trustedProxies(root),
   ];
@@ -122,15 +123,42 @@ function routeReferences(root: Record<string, unknown>): ConfigProblem[] {
   asList(root.routes).forEach((item, i) => {
     const route = asMap(item);
     if (!route) return;
-    if (typeof route.upstream === 'string' && Array.isArray(root.upstreams ?? []) && !upstreamNames.includes(route.upstream)) {
-      const hint = upstreamNames.length === 0 ? ' (no upstreams are defined)' : suggestion(route.upstream, upstreamNames);
-      problems.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${route.upstream}"${hint}` });
-    }
+    const checkUpstream = (path: ConfigPath, name: unknown) => {
+      if (typeof name !== 'string' || !Array.isArray(root.upstreams ?? []) || upstreamNames.includes(name)) return;
+      const hint = upstreamNames.length === 0 ? ' (no upstreams are defined)' : suggestion(name, upstreamNames);
+      problems.push({ path, message: `unknown upstream "${name}"${hint}` });
+    };
+    checkUpstream(['routes', i, 'upstream'], route.upstream);
+    asList(route.upstreams).forEach((entry, j) => checkUpstream(['routes', i, 'upstreams', j, 'name'], asMap(entry)?.name));
+    checkUpstream(['routes', i, 'mirror', 'upstream'], asMap(route.mirror)?.upstream);
     asList(route.listeners).forEach((name, j) => {
       if (typeof name === 'string' && !listenerNames.includes(name)) {
         problems.push({ path: ['routes', i, 'listeners', j], message: `unknown listener "${name}"${suggestion(name, listenerNames)}` });
       }
     });
+  });
+  return problems;
+}
+
+/** One rate limit per route (rateLimit or a rate-limit plugin), and a Redis to keep shared buckets in. */
+function routeRateLimits(root: Record<string, unknown>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const redis = asMap(asMap(asMap(root.server)?.rateLimit)?.redis);
+  asList(root.routes).forEach((item, i) => {
+    const route = asMap(item);
+    if (!route) return;
+    const limits: { path: ConfigPath; config: Record<string, unknown> | undefined }[] = [];
+    if (route.rateLimit !== undefined) limits.push({ path: ['routes', i, 'rateLimit'], config: asMap(route.rateLimit) });
+    asList(route.plugins).forEach((plugin, j) => {
+      const entry = asMap(plugin);
+      if (entry && 'rate-limit' in entry) limits.push({ path: ['routes', i, 'plugins', j, 'rate-limit'], config: asMap(entry['rate-limit']) });
+    });
+    limits.slice(1).forEach(({ path }) => problems.push({ path, message: 'a route takes one rate limit: keep either rateLimit or one rate-limit plugin' }));
+    for (const { path, config } of limits) {
+      if (config?.store === 'redis' && !redis) {
+        problems.push({ path: [...path, 'store'], message: 'store: redis needs server.rateLimit.redis (e.g. { url: redis://127.0.0.1:6379 })' });
+      }
+    }
   });
   return problems;
 }

@@ -59,7 +59,11 @@ describe('parseConfig', () => {
     assert.equal(users?.connectTimeout, 5000);
     assert.deepEqual(users?.targets.map((t) => t.weight), [1, 2]);
     assert.equal(result.config.routes[0]?.timeout, 5000);
-    assert.deepEqual(result.config.routes[0]?.retries, { attempts: 2, on: ['connect-failure', 503] });
+    const retries = result.config.routes[0]?.retries;
+    assert.deepEqual({ attempts: retries?.attempts, on: retries?.on }, { attempts: 2, on: ['connect-failure', 503] });
+    assert.deepEqual(result.config.routes[0]?.plugins, [
+      { 'rate-limit': { rate: { count: 100, periodMs: 1000 }, burst: 50, key: 'client-ip', store: 'local', failureMode: 'open', headers: true } },
+    ]);
     assert.equal(result.config.listeners[0]?.limits.maxHeaderSize, 16 * 1024);
     assert.equal(result.config.server.drainTimeout, 10_000);
     assert.equal(result.text, fixture('canonical.yaml'));

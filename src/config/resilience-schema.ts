@@ -195,7 +195,7 @@ export const redisSchema = z
 export const rateLimitStoreSchema = z
   .strictObject({
     redis: redisSchema.optional(),
-    maxLocalKeys: z.number().int().min(1).default(100_000).describe('Most buckets the local store keeps; the least recently used is dropped beyond.'),
+    maxLocalKeys: z.number().int().min(1).default(100_000).describe('Most buckets the local store keeps; the least recently used is dropped beyond (with --workers > 1, read when Sluice starts).'),
   })
   .describe('Where rate-limit buckets live.');
 export type RateLimitStoreConfig = z.output<typeof rateLimitStoreSchema>;

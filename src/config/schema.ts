@@ -1,6 +1,15 @@
 // The one source of truth for Sluice's configuration: the TypeScript types (z.infer), the validator and
 // schema/sluice.schema.json (scripts/gen-schema.ts) all come from here. Descriptions become the docs.
 import { z } from 'zod';
+import { pluginsSchema } from './plugins-schema.ts';
+import {
+  healthCheckExtraFields,
+  rateLimitSchema,
+  retryExtraFields,
+  routeResilienceFields,
+  serverResilienceFields,
+  upstreamResilienceFields,
+} from './resilience-schema.ts';
 import { duration, size } from './units.ts';
 
 const NAME = z
@@ -61,6 +70,7 @@ const healthCheck = z.strictObject({
   healthyThreshold: z.number().int().min(1).default(2).describe('Consecutive passes that make an unhealthy target healthy.'),
   unhealthyThreshold: z.number().int().min(1).default(3).describe('Consecutive failures that make a healthy target unhealthy.'),
   expectedStatuses: z.array(z.number().int().min(100).max(599)).optional().describe('Statuses that pass (default: 200-399).'),
+  ...healthCheckExtraFields,
 });
 
 export const LOAD_BALANCERS = ['round-robin', 'weighted', 'least-request', 'consistent-hash'] as const;
@@ -78,6 +88,7 @@ const upstream = z.strictObject({
   keepAliveTimeout: duration.prefault('4s').describe('How long an idle upstream connection is kept.'),
   tls: upstreamTls.prefault({}).describe('TLS settings for https:// targets; certificates are verified by default.'),
   healthCheck: healthCheck.optional().describe('Active health checking of every target.'),
+  ...upstreamResilienceFields,
 });
 
 const stringMatch = z.union([
@@ -124,6 +135,7 @@ const retries = z.strictObject({
     .default(['connect-failure'])
     .describe('When to retry: connect-failure, reset, 5xx, gateway-error (502/503/504), or a status code.'),
   perTryTimeout: duration.optional().describe('Time to response headers for each try.'),
+  ...retryExtraFields,
 });
 
 const rewrite = z.union([
@@ -134,25 +146,34 @@ const rewrite = z.union([
   }),
 ]);
 
-const route = z.strictObject({
-  name: NAME.describe('Unique route name; it labels metrics and logs.'),
-  listeners: z.array(z.string()).min(1).optional().describe('Listeners this route serves (default: all).'),
-  match: routeMatch.prefault({}).describe('What a request must look like to take this route (default: everything).'),
-  upstream: z.string().describe('Name of the upstream that serves this route.'),
-  stripPrefix: z.string().startsWith('/').optional().describe('Removed from the start of the path before forwarding.'),
-  rewrite: rewrite.optional().describe('Path rewrite: { prefix } replaces the matched prefix, { regex, replacement } rewrites by pattern.'),
-  hostHeader: z
-    .union([z.enum(['preserve', 'target']), z.string().min(1)])
-    .default('preserve')
-    .describe('Host sent upstream: "preserve" the client\'s, use the "target" host, or a literal host name.'),
-  requestHeaders: headerOps.optional().describe('Changes to request headers before forwarding.'),
-  responseHeaders: headerOps.optional().describe('Changes to response headers before answering.'),
-  timeout: duration.optional().describe('Total time for the upstream exchange, body included (default: none).'),
-  responseTimeout: duration.prefault('30s').describe('Time from sending the request to the upstream\'s response headers.'),
-  idleTimeout: duration.prefault('60s').describe('Longest silence between two chunks of the upstream response body.'),
-  maxBodySize: size.optional().describe('Largest request body accepted; larger gets 413 (default: no limit).'),
-  retries: retries.optional().describe('Retries of failed attempts; only requests without a body are retried.'),
-});
+const route = z
+  .strictObject({
+    name: NAME.describe('Unique route name; it labels metrics and logs.'),
+    listeners: z.array(z.string()).min(1).optional().describe('Listeners this route serves (default: all).'),
+    match: routeMatch.prefault({}).describe('What a request must look like to take this route (default: everything).'),
+    upstream: z.string().optional().describe('Name of the upstream that serves this route (or `upstreams`, a weighted split).'),
+    stripPrefix: z.string().startsWith('/').optional().describe('Removed from the start of the path before forwarding.'),
+    rewrite: rewrite.optional().describe('Path rewrite: { prefix } replaces the matched prefix, { regex, replacement } rewrites by pattern.'),
+    hostHeader: z
+      .union([z.enum(['preserve', 'target']), z.string().min(1)])
+      .default('preserve')
+      .describe('Host sent upstream: "preserve" the client\'s, use the "target" host, or a literal host name.'),
+    requestHeaders: headerOps.optional().describe('Changes to request headers before forwarding.'),
+    responseHeaders: headerOps.optional().describe('Changes to response headers before answering.'),
+    timeout: duration.optional().describe('Total time for the upstream exchange, body included (default: none).'),
+    responseTimeout: duration.prefault('30s').describe('Time from sending the request to the upstream\'s response headers.'),
+    idleTimeout: duration.prefault('60s').describe('Longest silence between two chunks of the upstream response body.'),
+    maxBodySize: size.optional().describe('Largest request body accepted; larger gets 413 (default: no limit).'),
+    retries: retries.optional().describe('Retries of failed attempts, with backoff and a retry budget; bodies up to bufferBody are replayed.'),
+    ...routeResilienceFields,
+    rateLimit: rateLimitSchema.optional(),
+    plugins: pluginsSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    // Reported as the missing field it usually is, so `upstrem: x` reads as one typo, not two mistakes.
+    if (r.upstream === undefined && r.upstreams === undefined) ctx.addIssue({ code: 'invalid_type', expected: 'string', input: undefined, path: ['upstream'] });
+    if (r.upstream !== undefined && r.upstreams !== undefined) ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'use either upstream or upstreams (a weighted split), not both' });
+  });
 
 const server = z.strictObject({
   trustedProxies: z.array(z.string()).default([]).describe(
@@ -160,6 +181,7 @@ const server = z.strictObject({
   ),
   requestIdHeader: z.string().toLowerCase().default('x-request-id').describe('Header carrying the request id; kept when present, generated when not.'),
   drainTimeout: duration.prefault('10s').describe('On shutdown, how long in-flight requests may take to finish.'),
+  ...serverResilienceFields,
 });
 
 const admin = z.strictObject({

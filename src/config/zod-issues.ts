@@ -84,10 +84,12 @@ function fromIssue(issue: Issue, root: Schema, path: ConfigPath): Found[] {
   switch (issue.code) {
     case 'unrecognized_keys': {
       const fields = knownFields(root, path);
+      // An entry of routes[].plugins is keyed by the plugin's name (plugins-schema.ts).
+      const kind = path.at(-2) === 'plugins' ? 'plugin' : 'field';
       return issue.keys.map((key) => {
         const meant = didYouMean(key, fields);
         const hint = meant === undefined ? '' : ` (did you mean "${meant}"?)`;
-        return { path, key, message: `unknown field "${key}"${hint}`, meant };
+        return { path, key, message: `unknown ${kind} "${key}"${hint}`, meant };
       });
     }
     case 'invalid_type':

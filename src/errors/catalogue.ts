@@ -61,6 +61,22 @@ export const ERRORS = {
     status: 503, source: 'gateway', message: 'No healthy upstream target is available.',
     hint: 'Every target of the upstream is marked unhealthy by health checks.',
   },
+  circuit_open: {
+    status: 503, source: 'gateway', message: 'The upstream is failing; requests to it are paused.',
+    hint: 'The circuit breaker of the upstream (upstreams[].circuitBreaker) is open, or every target\'s is. Retry-After says when it admits probes; see GET /api/v1/upstreams.',
+  },
+  overloaded: {
+    status: 503, source: 'gateway', message: 'The service is overloaded; try again shortly.',
+    hint: 'Shed by server.overload (in flight, event-loop delay, heap) or by the upstream\'s adaptiveConcurrency limit, which fell because its latency rose. See GET /api/v1/upstreams.',
+  },
+  rate_limited: {
+    status: 429, source: 'downstream', message: 'Too many requests; slow down.',
+    hint: 'The client exceeded the route\'s rate limit (rateLimit or the rate-limit plugin). Retry-After and the RateLimit headers say when to come back.',
+  },
+  fault_injected: {
+    status: 503, source: 'gateway', message: 'This request was failed on purpose by fault injection.',
+    hint: 'routes[].faultInjection.abort is set: a resilience drill. The status is the configured one (503 shown here).',
+  },
   shutting_down: {
     status: 503, source: 'gateway', message: 'The gateway is shutting down.',
     hint: 'The request arrived while Sluice was draining; clients should retry elsewhere.',

@@ -1,17 +1,24 @@
-// One client request forwarded upstream: pick a target, dispatch through its pool, stream the answer back with
-// backpressure both ways, retry when the route allows, and turn failures into catalogue errors. This object is
-// the undici dispatch handler itself, so a request allocates one of these and nothing else per attempt.
+// One client request forwarded upstream, in Pingora's phases: upstream admission (the upstream's breaker and
+// adaptive limit), upstream peer (target selection: balancer, health, target breakers), upstream request (dispatch
+// through the target's pool), response (stream the answer back with backpressure both ways), and the end, where
+// every policy learns the outcome. Failed attempts are retried when the route allows, within its retry budget,
+// after a backoff, on another target; failures become catalogue errors at one boundary. This object is the undici
+// dispatch handler itself, so a request allocates one of these and nothing else per attempt.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from '../snapshot/snapshot.ts';
+import type { AttemptResult } from '../upstream/resilience.ts';
 import type { UpstreamTarget } from '../upstream/target.ts';
+import { selectTarget } from '../upstream/target-selection.ts';
+import type { Upstream } from '../upstream/upstream.ts';
 import { HOST_VALUE_INDEX } from './forward-headers.ts';
 import { HOP_BY_HOP, connectionTokens } from './hop-by-hop.ts';
 import { applyHeaderOpsToRecord } from '../snapshot/header-ops.ts';
 import { sendError } from './send-error.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
+import type { AttemptFailure } from '../snapshot/retry-policy.ts';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -33,44 +40,104 @@ export interface ExchangeRequest {
   req: IncomingMessage;
   res: ServerResponse;
   route: CompiledRoute;
+  /** The route's upstream, or the one its traffic split chose for this request. */
+  upstream: Upstream;
   /** Path and query as sent upstream. */
   target: string;
   headers: string[];
   requestId: string;
   requestIdHeader: string;
   hashKey: string | undefined;
+  /** The client address through trusted proxies. */
+  clientIp: string;
+  /** Fields added to whatever response the client gets (the rate limit's RateLimit fields); usually undefined. */
+  responseHeaders: Record<string, string> | undefined;
   /** Released when the exchange ends (the request held it so a reload cannot dispose it mid-flight). */
   snapshot: { release(): void };
 }
 
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #x: ExchangeRequest;
-  #body: Readable | null = null;
+  /** A Buffer can be sent again; a stream only once. */
+  #body: Readable | Buffer | null = null;
   #upstreamTarget: UpstreamTarget | undefined;
   #controller: Controller | undefined;
-  #triesLeft: number;
+  #triesLeft = 0;
+  /** A non-idempotent method on a route that does not opt in: only a connect failure (nothing sent) is retried. */
+  #connectFailureOnly = false;
+  #retriesDone = 0;
+  /** This exchange holds a slot of the route's retry budget. */
+  #retrySlot = false;
   #retrying = false;
   #finished = false;
   #timer: NodeJS.Timeout | undefined;
+  #backoffTimer: NodeJS.Timeout | undefined;
   /** Created on the first pause only (see onResponseData). */
   #onDrain: (() => void) | undefined;
+  /** The upstream admitted this exchange (its breaker and limiter): they learn how it ended. */
+  #admitted = false;
+  /** Counted among the route's requests in flight by its retry budget. */
+  #budgeted = false;
+  /** What the current (at the end: the last) attempt came to, for breakers, outlier detection and the limiter. */
+  #result: AttemptResult;
+  #attemptStart = 0;
+  /** Time from dispatch to the response head of the answer relayed, ms; -1 without one. */
+  #headMs = -1;
 
   constructor(x: ExchangeRequest) {
     this.#x = x;
-    // Request bodies stream unbuffered, so only body-less requests may be tried again (see setBody).
-    this.#triesLeft = x.route.retry ? x.route.retry.attempts : 0;
+    const retry = x.route.retry;
+    if (retry !== undefined) {
+      const scope = retry.forMethod(x.req.method!);
+      this.#triesLeft = scope === 'none' ? 0 : retry.attempts;
+      this.#connectFailureOnly = scope === 'connect-failure';
+    }
     x.res.on('close', this.#onClientClose);
     if (x.route.timeout !== undefined) this.#timer = setTimeout(this.#onTotalTimeout, x.route.timeout);
   }
 
-  /** The request body stream; set before start(). A body cannot be replayed, so it turns retries off. */
-  setBody(body: Readable): void {
+  /** The request body; set before start(). A stream cannot be replayed, so it turns retries off. */
+  setBody(body: Readable | Buffer): void {
     this.#body = body;
-    this.#triesLeft = 0;
+    if (!Buffer.isBuffer(body)) this.#triesLeft = 0;
   }
 
+  /** Whether a body of this length would be buffered for retries (see handle-request.ts). */
+  buffersBody(contentLength: number | undefined): boolean {
+    const retry = this.#x.route.retry;
+    if (retry === undefined || this.#triesLeft === 0 || retry.bufferBody <= 0) return false;
+    return contentLength === undefined || contentLength <= retry.bufferBody;
+  }
+
+  /** Runs the exchange's phases: upstream admission, the mirror copy, then the first attempt. */
   start(): void {
+    if (this.#finished) return; // the client left, or the body was refused, before the exchange could start
+    if (!this.#admitToUpstream()) return;
+    const retry = this.#x.route.retry;
+    if (retry !== undefined) {
+      retry.budget.requestStarted();
+      this.#budgeted = true;
+    }
+    this.#mirror();
     this.#attempt(undefined);
+  }
+
+  /** Upstream admission: a failing upstream fails fast (its breaker), one whose latency rose sheds the excess. */
+  #admitToUpstream(): boolean {
+    const guard = this.#x.upstream.resilience;
+    if (guard === undefined) return true;
+    const refused = guard.admit();
+    if (refused === undefined) return (this.#admitted = true);
+    this.#fail(refused, refused === 'circuit_open' ? { 'retry-after': String(guard.retryAfterSeconds()) } : undefined);
+    return false;
+  }
+
+  /** A copy for the shadow upstream, fire and forget; a streamed body cannot be copied (see resilience/mirror.ts). */
+  #mirror(): void {
+    const mirror = this.#x.route.mirror;
+    const body = this.#body;
+    if (mirror === undefined || !(body === null || Buffer.isBuffer(body))) return;
+    mirror.mirror({ method: this.#x.req.method!, path: this.#x.target, headers: this.#x.headers, body });
   }
 
   /** Aborts the exchange from outside, e.g. when the request body grew past the route's limit. */
@@ -80,11 +147,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #attempt(exclude: UpstreamTarget | undefined): void {
-    const { route, hashKey } = this.#x;
-    const target = route.upstream.pickTarget(exclude || hashKey ? { exclude, hashKey } : undefined);
-    if (!target) return this.#fail('no_healthy_upstream');
+    const { route, upstream, hashKey } = this.#x;
+    const target = selectTarget(upstream, hashKey, exclude);
+    if (typeof target === 'string') {
+      const guard = upstream.resilience;
+      return this.#fail(target, target === 'circuit_open' && guard ? { 'retry-after': String(guard.targetRetryAfterSeconds(upstream.targets)) } : undefined);
+    }
     this.#upstreamTarget = target;
     target.inFlight++;
+    this.#result = undefined;
+    if (upstream.resilience?.limiter !== undefined) this.#attemptStart = performance.now(); // only the limiter needs latency
     const options: UpstreamDispatchOptions = {
       path: this.#x.target,
       method: this.#x.req.method!,
@@ -132,8 +204,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (statusCode === 103) this.#relayEarlyHints(headers);
       return;
     }
-    const retry = this.#x.route.retry;
-    if (this.#triesLeft > 0 && retry?.onStatus(statusCode)) {
+    this.#result = statusCode;
+    if (this.#x.upstream.resilience?.limiter !== undefined) this.#headMs = performance.now() - this.#attemptStart;
+    if (this.#triesLeft > 0 && !this.#connectFailureOnly && this.#x.route.retry!.onStatus(statusCode) && this.#takeRetrySlot()) {
       this.#retrying = true;
       controller.abort(new ExchangeAbort('retry'));
       return;
@@ -143,6 +216,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // RFC 9110 §8.6: no Content-Length in a 204 (304 may keep it: it describes the selected representation).
     if (statusCode === 204) delete headers['content-length'];
     if (route.responseHeaders) applyHeaderOpsToRecord(headers, route.responseHeaders);
+    const extra = this.#x.responseHeaders;
+    if (extra !== undefined) for (const name in extra) headers[name] = extra[name];
     headers[this.#x.requestIdHeader] ??= this.#x.requestId;
     // An upstream may send no reason phrase; node:http then writes the standard one.
     res.writeHead(statusCode, statusMessage || undefined, headers);
@@ -176,44 +251,87 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Controller | undefined, err: Error): void {
     const failed = this.#upstreamTarget;
-    this.#endAttempt();
     if (err instanceof ExchangeAbort) {
+      // A total timeout is the upstream's slowness; the other aborts are ours and say nothing about it.
+      if (err.code === 'total_timeout') this.#result ??= 'gateway-error';
+      this.#endAttempt();
       if (err.code === 'retry') return this.#retry(failed);
       if (err.code === 'client_gone') return this.#finish();
       if (err.code === 'total_timeout') return this.#fail('upstream_timeout');
       return this.#fail(err.code);
     }
     const { code, failure } = classifyUpstreamError(err);
-    if (this.#triesLeft > 0 && !this.#x.res.headersSent && this.#x.route.retry?.onFailure(failure)) return this.#retry(failed);
+    // A failure after the head keeps the head's status: the attempt was answered. An unbuildable request is ours.
+    if (failure !== 'invalid-request') this.#result ??= 'gateway-error';
+    this.#endAttempt();
+    if (this.#triesLeft > 0 && !this.#x.res.headersSent && this.#retries(failure) && this.#takeRetrySlot()) return this.#retry(failed);
     this.#fail(code);
   }
 
+  #retries(failure: AttemptFailure): boolean {
+    if (this.#connectFailureOnly && failure !== 'connect-failure') return false;
+    return this.#x.route.retry!.onFailure(failure);
+  }
+
+  /**
+   * The retry budget's word on one more retry: retries in flight stay under a share of the route's requests in
+   * flight. The exchange holds at most one slot, from the decision to retry until it ends.
+   */
+  #takeRetrySlot(): boolean {
+    const budget = this.#x.route.retry!.budget;
+    if (this.#retrySlot) budget.releaseRetry();
+    this.#retrySlot = budget.tryAcquireRetry();
+    return this.#retrySlot;
+  }
+
+  /** The next try, on another target when there is one, after a backoff with full jitter. */
   #retry(failed: UpstreamTarget | undefined): void {
     this.#retrying = false;
     this.#triesLeft--;
     if (this.#finished) return;
     this.#controller = undefined;
-    this.#attempt(failed);
+    const delay = this.#x.route.retry!.backoff(this.#retriesDone++);
+    if (delay <= 0) return this.#attempt(failed);
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = undefined;
+      if (!this.#finished) this.#attempt(failed);
+    }, delay);
   }
 
+  /** One attempt ended: its target's load drops, and outlier detection and the target's breaker learn the result. */
   #endAttempt(): void {
-    if (this.#upstreamTarget) {
-      this.#upstreamTarget.inFlight--;
-      this.#upstreamTarget = undefined;
-    }
+    const target = this.#upstreamTarget;
+    if (target === undefined) return;
+    target.inFlight--;
+    this.#upstreamTarget = undefined;
+    this.#x.upstream.resilience?.onAttemptEnd(target, this.#result);
   }
 
-  #fail(code: ErrorCode): void {
+  #fail(code: ErrorCode, headers?: Record<string, string>): void {
     if (this.#finished) return;
     this.#finish();
-    // The request body may be half read: close rather than let the next request parse its remainder.
-    sendError(this.#x.res, code, this.#x.requestId, { close: this.#body !== null, requestIdHeader: this.#x.requestIdHeader });
+    const extra = this.#x.responseHeaders;
+    sendError(this.#x.res, code, this.#x.requestId, {
+      // A streamed request body may be half read: close rather than let the next request parse its remainder.
+      close: this.#body !== null && !Buffer.isBuffer(this.#body),
+      requestIdHeader: this.#x.requestIdHeader,
+      headers: extra === undefined ? headers : { ...extra, ...headers },
+    });
   }
 
+  /** The end of the exchange (the logging phase's moment): every policy that admitted it learns how it went. */
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
+    const { route, upstream } = this.#x;
+    if (this.#admitted) upstream.resilience!.settle(this.#result, this.#headMs);
+    if (this.#budgeted) {
+      const budget = route.retry!.budget;
+      if (this.#retrySlot) budget.releaseRetry();
+      budget.requestFinished();
+    }
     this.#x.snapshot.release();
   }
 

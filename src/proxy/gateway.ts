@@ -5,9 +5,10 @@
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { ListenerConfig, SluiceConfig } from '../config/schema.ts';
+import type { Outage } from '../resilience/outage.ts';
+import { PolicyRegistry } from '../snapshot/policy-registry.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
-import type { HealthChange } from '../upstream/health-check.ts';
-import { UpstreamRegistry } from '../upstream/registry.ts';
+import { UpstreamRegistry, type RegistryEvents, type UpstreamReport } from '../upstream/registry.ts';
 import type { SnapshotSource } from './handle-request.ts';
 import { closeTunnels } from './upgrade.ts';
 import { createListenerServer, listen } from './listener.ts';
@@ -30,9 +31,24 @@ export interface BoundAddress {
   port: number;
 }
 
-export interface GatewayOptions {
-  /** Where target health transitions are reported (the runtime logs them). */
-  onHealthChange?: (change: HealthChange) => void;
+/**
+ * Where health, circuit and outlier transitions and store outages are reported (the runtime logs them), and
+ * where `store: local` rate-limit buckets live: this process, or the cluster primary (in a cluster worker).
+ */
+export interface GatewayOptions extends RegistryEvents {
+  onOutage?: (outage: Outage) => void;
+  localRateLimit?: 'process' | 'cluster';
+}
+
+/** The process's own load protection, for the admin API. */
+export interface OverloadReport {
+  inFlight: number;
+  /** Requests answered 503 overloaded, by reason. */
+  shed: Record<string, number>;
+  /** Connections refused because a listener had server.overload.maxConnections. */
+  droppedConnections: number;
+  eventLoopDelayMs: number;
+  heapPercent: number;
 }
 
 /** How often a server being shut down looks for connections that went idle. */
@@ -40,6 +56,7 @@ const IDLE_POLL_MS = 50;
 
 export class Gateway implements SnapshotSource {
   readonly registry: UpstreamRegistry;
+  readonly policies: PolicyRegistry;
   #current: Snapshot | undefined;
   #listeners = new Map<string, BoundListener>();
   #retiring = new Set<Promise<void>>();
@@ -47,9 +64,11 @@ export class Gateway implements SnapshotSource {
   #closingServers = new Map<http.Server, Promise<void>>();
   /** Open client connections per listener server, to end keep-alive on the requests they carry when it closes. */
   #connections = new WeakMap<http.Server, Set<Socket>>();
+  #droppedConnections = 0;
 
   constructor(options: GatewayOptions = {}) {
-    this.registry = new UpstreamRegistry(options.onHealthChange);
+    this.registry = new UpstreamRegistry(options);
+    this.policies = new PolicyRegistry({ localRateLimit: options.localRateLimit, onOutage: options.onOutage });
   }
 
   get current(): Snapshot {
@@ -63,9 +82,10 @@ export class Gateway implements SnapshotSource {
 
   /** Compiles, binds and swaps; throws (keeping the running config) when the new config cannot be provisioned. */
   async apply(config: SluiceConfig, version = this.version + 1): Promise<Snapshot> {
-    const next = new Snapshot(version, config, this.registry);
+    const next = new Snapshot(version, config, this.registry, this.policies);
     let plan: ListenerPlan;
     try {
+      await this.policies.ready(next.rateLimitStores);
       plan = await this.#bindListeners(config.listeners);
     } catch (err) {
       await this.#dispose(next);
@@ -78,6 +98,9 @@ export class Gateway implements SnapshotSource {
     this.#current = next;
     this.#listeners = plan.listeners;
     this.registry.activate(next.upstreams.values());
+    this.policies.activate(next.routes.map((r) => r.name), next.overload);
+    // Node closes connections past maxConnections at accept; 'drop' (trackConnections) counts them.
+    for (const { server } of plan.listeners.values()) server.maxConnections = config.server.overload.maxConnections ?? Infinity;
     for (const [name, bound] of previousListeners) {
       if (plan.listeners.get(name) !== bound) void this.#stopAccepting(bound.server);
     }
@@ -138,7 +161,10 @@ export class Gateway implements SnapshotSource {
   }
 
   async #dispose(snapshot: Snapshot): Promise<void> {
-    await Promise.all([...snapshot.upstreams.values()].map((u) => this.registry.release(u)));
+    await Promise.all([
+      ...[...snapshot.upstreams.values()].map((u) => this.registry.release(u)),
+      ...snapshot.rateLimitStores.map((s) => this.policies.releaseStore(s)),
+    ]);
   }
 
   /**
@@ -153,6 +179,7 @@ export class Gateway implements SnapshotSource {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
+    server.on('drop', () => this.#droppedConnections++);
     server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
       if (this.#closingServers.has(server)) res.shouldKeepAlive = false;
     });
@@ -194,6 +221,22 @@ export class Gateway implements SnapshotSource {
     void this.#closingServers.get(server)?.finally(() => clearInterval(poll));
   }
 
+  /** Upstreams with their targets' health, circuits and limits as this process sees them. */
+  upstreamReport(): UpstreamReport[] {
+    return this.registry.report();
+  }
+
+  overloadReport(): OverloadReport {
+    const guard = this.#current?.overload;
+    return {
+      inFlight: guard?.inFlight ?? 0,
+      shed: { max_in_flight: 0, event_loop_delay: 0, heap: 0, ...guard?.shed },
+      droppedConnections: this.#droppedConnections,
+      eventLoopDelayMs: guard?.eventLoopDelayMs ?? 0,
+      heapPercent: guard?.heapPercent ?? 0,
+    };
+  }
+
   addresses(): BoundAddress[] {
     return [...this.#listeners.values()].map(({ config, server }) => {
       const info = server.address() as AddressInfo;
@@ -223,6 +266,7 @@ export class Gateway implements SnapshotSource {
       closeTunnels(server); // upgraded connections are invisible to node:http once spliced
     }
     await this.registry.destroy();
+    await this.policies.close();
   }
 }
 

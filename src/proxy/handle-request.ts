@@ -1,13 +1,21 @@
-// The request lifecycle for one listener: limits → route → forward. Everything a request needs comes from the
+// The request lifecycle for one listener, in named phases: gateway admission (overload) → limits → route →
+// request filters (rate limit, faults) → request body (buffered when retries may replay it) → the exchange
+// (upstream admission, target, forward, response: exchange.ts). Everything a request needs comes from the
 // snapshot current when it arrived, held until the exchange ends so a reload never pulls it away mid-flight.
+// A route that configures no policy goes straight from routing to the exchange.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ListenerConfig } from '../config/schema.ts';
-import type { Snapshot } from '../snapshot/snapshot.ts';
+import { prepareBodyForRetry } from '../resilience/retry-replay.ts';
+import { upstreamFor } from '../snapshot/route-policies.ts';
+import type { CompiledRoute, Snapshot } from '../snapshot/snapshot.ts';
+import { admitToGateway } from './admission.ts';
 import { bodyWithLimit } from './body-limit.ts';
 import { clientAddress, isTrusted, peerAddress } from './client-address.ts';
-import { Exchange } from './exchange.ts';
+import { Exchange, type ExchangeRequest } from './exchange.ts';
+import { faultPhase } from './fault-phase.ts';
 import { forwardHeaders } from './forward-headers.ts';
+import { rateLimitPhase } from './rate-limit-phase.ts';
 import { upstreamTarget } from './request-target.ts';
 import { incomingRequestId, routeRequest } from './route-request.ts';
 import { sendError } from './send-error.ts';
@@ -25,6 +33,9 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerC
     const requestId = incomingRequestId(req.headers[requestIdHeader]) ?? randomUUID();
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 
+    if (snapshot.overload !== undefined && admitToGateway(snapshot.overload, res) !== undefined) {
+      return sendError(res, 'overloaded', requestId, { close: hasBody && !expectsContinue, requestIdHeader });
+    }
     const routed = routeRequest(snapshot, listener, req);
     if (typeof routed === 'string') {
       // An unread body would be parsed as the next request: close unless the client is still waiting for 100.
@@ -39,28 +50,74 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerC
     const peer = peerAddress(req.socket.remoteAddress);
     const trusted = snapshot.trustedProxies;
     const peerTrusted = trusted !== undefined && isTrusted(trusted, peer);
-    const upstream = route.upstream;
-    const hashKey = upstream.hashKeyOf?.(req, peerTrusted ? clientAddress(peer, req.headers['x-forwarded-for'], trusted) : peer);
+    const clientIp = peerTrusted ? clientAddress(peer, req.headers['x-forwarded-for'], trusted) : peer;
+    const upstream = upstreamFor(route, req, clientIp);
     const path = route.rewritePath ? route.rewritePath(target.path) : target.path;
     const headers = forwardHeaders(req, route, upstream.targets[0]!.authority, { peer, peerTrusted, proto, requestIdHeader, requestId });
 
     snapshot.retain();
-    const exchange = new Exchange({
+    const x: ExchangeRequest = {
       req,
       res,
       route,
+      upstream,
       target: upstreamTarget(path, target.query),
       headers,
       requestId,
       requestIdHeader,
-      hashKey,
+      hashKey: upstream.hashKeyOf?.(req, clientIp),
+      clientIp,
+      responseHeaders: undefined,
       snapshot,
-    });
-    if (hasBody) {
-      const chunked = req.headers['content-length'] === undefined;
-      exchange.setBody(maxBodySize !== undefined && chunked ? bodyWithLimit(req, maxBodySize, () => exchange.abort('payload_too_large')) : req);
-    }
-    if (expectsContinue) res.writeContinue(); // RFC 9110 §10.1.1: route and limits passed, now ask for the body
-    exchange.start();
+    };
+    if (route.rateLimit === undefined && route.faults === undefined) return forward(x, hasBody, expectsContinue);
+    requestFilters(route, x, () => forward(x, hasBody, expectsContinue));
   };
+}
+
+/**
+ * The request-filter phase: the route's rate limit, then its faults. `next` runs when the request goes on;
+ * otherwise it has been answered (429, an injected fault) or its client left, and the snapshot is let go.
+ */
+function requestFilters(route: CompiledRoute, x: ExchangeRequest, next: () => void): void {
+  const stop = () => x.snapshot.release();
+  const afterRateLimit = () => (route.faults === undefined ? next() : faultPhase(route.faults, x, next, stop));
+  if (route.rateLimit === undefined) return afterRateLimit();
+  const verdict = rateLimitPhase(route.rateLimit, x);
+  if (verdict === true) return afterRateLimit();
+  if (verdict === false) return stop();
+  void verdict.then((allowed) => {
+    // The client may have left while a shared store answered.
+    if (allowed && !x.res.destroyed) afterRateLimit();
+    else stop();
+  });
+}
+
+/**
+ * The request body, then the exchange. A body streams to the upstream unbuffered, unless the route may retry
+ * this request: then a body within retries.bufferBody is read first, so a retry can send it again.
+ */
+function forward(x: ExchangeRequest, hasBody: boolean, expectsContinue: boolean): void {
+  const exchange = new Exchange(x);
+  const { req, res, route } = x;
+  if (hasBody) {
+    const maxBodySize = route.maxBodySize;
+    const declared = req.headers['content-length'];
+    const body = maxBodySize !== undefined && declared === undefined ? bodyWithLimit(req, maxBodySize, () => exchange.abort('payload_too_large')) : req;
+    const contentLength = declared === undefined ? undefined : Number(declared);
+    if (exchange.buffersBody(contentLength)) {
+      if (expectsContinue) res.writeContinue(); // RFC 9110 §10.1.1: route and limits passed, now ask for the body
+      prepareBodyForRetry(body, route.retry!.bufferBody, contentLength).then(
+        (prepared) => {
+          exchange.setBody(prepared.body);
+          exchange.start();
+        },
+        () => res.destroy(), // the client went away mid-upload; the exchange ends with its response
+      );
+      return;
+    }
+    exchange.setBody(body);
+  }
+  if (expectsContinue) res.writeContinue();
+  exchange.start();
 }

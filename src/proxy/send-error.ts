@@ -8,6 +8,8 @@ export interface SendErrorOptions {
   close?: boolean;
   requestIdHeader?: string;
   headers?: Record<string, string>;
+  /** Answer with this status instead of the catalogue's (fault injection answers with the configured one). */
+  status?: number;
 }
 
 export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, options: SendErrorOptions = {}): void {
@@ -28,7 +30,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
     headers.connection = 'close';
     res.shouldKeepAlive = false;
   }
-  res.writeHead(ERRORS[code].status, headers);
+  res.writeHead(options.status ?? ERRORS[code].status, headers);
   res.end(body);
 }
 

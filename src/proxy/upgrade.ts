@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ListenerConfig } from '../config/schema.ts';
+import { upstreamFor } from '../snapshot/route-policies.ts';
 import { clientAddress, isTrusted, peerAddress } from './client-address.ts';
 import { forwardHeaders } from './forward-headers.ts';
 import type { UpstreamDispatchOptions } from './exchange.ts';
@@ -63,9 +64,11 @@ export function createUpgradeHandler(source: SnapshotSource, listener: ListenerC
     const peer = peerAddress(socket.remoteAddress);
     const trusted = snapshot.trustedProxies;
     const peerTrusted = isTrusted(trusted, peer);
-    // The same key as a plain request (handle-request.ts), so a consistent-hash session keeps its tunnels with it.
-    const upstream = route.upstream;
-    const hashKey = upstream.hashKeyOf?.(req, peerTrusted ? clientAddress(peer, req.headers['x-forwarded-for'], trusted) : peer);
+    // The same upstream and key as a plain request (handle-request.ts), so a sticky or consistent-hash session keeps
+    // its tunnels with it. Tunnels are long-lived and carry no status: circuit breakers neither gate nor count them.
+    const clientIp = peerTrusted ? clientAddress(peer, req.headers['x-forwarded-for'], trusted) : peer;
+    const upstream = upstreamFor(route, req, clientIp);
+    const hashKey = upstream.hashKeyOf?.(req, clientIp);
     const upstreamPick = upstream.pickTarget(hashKey === undefined ? undefined : { hashKey });
     if (!upstreamPick) return sendRawError(socket, 'no_healthy_upstream', requestId, requestIdHeader);
 

@@ -138,6 +138,22 @@ describe('CircuitBreaker', () => {
     assert.equal(breaker.state, 'half-open');
   });
 
+  test('onCancel frees a half-open probe slot without a verdict; in closed state it records nothing', () => {
+    const { clock, breaker, transitions } = breakerWithClock({ consecutiveFailures: 1, openMs: 1000 });
+    breaker.tryAcquire();
+    breaker.onCancel();
+    assert.equal(breaker.stats().requests, 0, 'a cancelled request is not counted');
+    run(breaker, false);
+    clock.t += 1000;
+    assert.ok(breaker.tryAcquire(), 'the probe');
+    assert.equal(breaker.tryAcquire(), false, 'one probe at a time');
+    breaker.onCancel(); // its client left
+    assert.equal(breaker.state, 'half-open');
+    assert.ok(breaker.tryAcquire(), 'the slot is free again');
+    breaker.onResult(true);
+    assert.deepEqual(transitions.map((t) => t.to), ['open', 'half-open', 'closed']);
+  });
+
   test('reset closes it at once; unsubscribe stops notifications', () => {
     const { breaker, transitions } = breakerWithClock({ consecutiveFailures: 1 });
     const seen: string[] = [];

@@ -60,7 +60,8 @@ const DEFAULTS = {
 } as const;
 
 /**
- * The circuit breaker. Every `tryAcquire()` that returns true must be followed by exactly one `onResult(ok)`.
+ * The circuit breaker. Every `tryAcquire()` that returns true must be followed by exactly one `onResult(ok)` (or
+ * `onCancel()` when the request ended without a verdict).
  *
  * @example
  * const breaker = new CircuitBreaker({ consecutiveFailures: 5, openMs: 30_000 });
@@ -154,6 +155,15 @@ export class CircuitBreaker {
       this.#currentOpenMs = this.#openMs;
       this.#transition('closed', 'probe-succeeded');
     }
+  }
+
+  /**
+   * An admitted request ended without a verdict on the upstream (the client left first, or Sluice itself could
+   * not build the request): nothing is recorded, but a half-open probe slot it held is freed, so the circuit is
+   * not left waiting forever for a result that will never come.
+   */
+  onCancel(): void {
+    if (this.#state === 'half-open' && this.#probesInFlight > 0) this.#probesInFlight--;
   }
 
   /** Seconds a client should wait before trying again (Retry-After, RFC 9110 §10.2.3): at least 1. */

@@ -12,8 +12,8 @@ import type { Dispatcher } from 'undici';
 import { OutageTracker, type Outage } from './outage.ts';
 
 export interface MirrorOptions {
-  /** The shadow upstream's dispatcher, e.g. its target's undici Pool. */
-  dispatcher: Dispatcher;
+  /** The shadow upstream's dispatcher, e.g. its target's undici Pool (only `dispatch` is used). */
+  dispatcher: Pick<Dispatcher, 'dispatch'>;
   /** Share of requests copied, percent. Default 100. */
   percent?: number;
   /** Most copies in flight; beyond it copies are skipped. Default 100. */
@@ -85,7 +85,7 @@ class DiscardHandler implements Dispatcher.DispatchHandler {
  * if (!hasStreamedBody) mirror.mirror({ method, path, headers, body: bufferedBody });
  */
 export class Mirror {
-  readonly #dispatcher: Dispatcher;
+  readonly #dispatcher: Pick<Dispatcher, 'dispatch'>;
   readonly #share: number;
   readonly #max: number;
   readonly #timeoutMs: number;

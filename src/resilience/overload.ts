@@ -41,9 +41,13 @@ export class OverloadGuard {
   readonly #readHeap: () => number;
   #histogram: ELDHistogram | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** How late the sampling timer ran since the last sample, ms. */
+  #lateMs = 0;
   #inFlight = 0;
   /** The reason found by the last sample, or undefined. */
   #sampled: ShedReason | undefined;
+  /** Requests shed, by reason (counted by shouldShed). */
+  readonly shed: Record<ShedReason, number> = { max_in_flight: 0, event_loop_delay: 0, heap: 0 };
   /** Last values read, for the admin API and metrics. */
   eventLoopDelayMs = 0;
   heapPercent = 0;
@@ -68,7 +72,15 @@ export class OverloadGuard {
       this.#histogram = monitorEventLoopDelay({ resolution: 10 });
       this.#histogram.enable();
     }
-    this.#timer = setInterval(() => this.sample(), this.#intervalMs);
+    let tickAt = performance.now();
+    this.#timer = setInterval(() => {
+      // The sampling timer's own lateness is a loop-delay reading too, and one that cannot miss a stall: when this
+      // timer runs before the histogram's next tick, the reset below would otherwise drop the stall it measured.
+      const now = performance.now();
+      this.#lateMs = Math.max(this.#lateMs, now - tickAt - this.#intervalMs);
+      tickAt = now;
+      this.sample();
+    }, this.#intervalMs);
     this.#timer.unref();
   }
 
@@ -88,10 +100,11 @@ export class OverloadGuard {
     else this.#sampled = undefined;
   }
 
-  /** Why this request should be shed, or undefined to serve it. Cheap: no clock, no syscall. */
+  /** Why this request should be shed (and counted as shed), or undefined to serve it. Cheap: no clock, no syscall. */
   shouldShed(): ShedReason | undefined {
-    if (this.#maxInFlight > 0 && this.#inFlight >= this.#maxInFlight) return 'max_in_flight';
-    return this.#sampled;
+    const reason = this.#maxInFlight > 0 && this.#inFlight >= this.#maxInFlight ? 'max_in_flight' : this.#sampled;
+    if (reason !== undefined) this.shed[reason]++;
+    return reason;
   }
 
   requestStarted(): void {
@@ -104,12 +117,14 @@ export class OverloadGuard {
 
   #loopDelay(): number {
     if (this.#readLoopDelay) return this.#readLoopDelay();
+    const late = this.#lateMs;
+    this.#lateMs = 0;
     const h = this.#histogram;
-    if (!h || h.count === 0) return 0;
+    if (!h || h.count === 0) return late;
     // The histogram is in ns; p99 since the last sample, then start over so one stall is not remembered forever.
     const p99 = h.percentile(99) / 1e6;
     h.reset();
-    return p99;
+    return Math.max(p99, late);
   }
 }
 

@@ -24,7 +24,7 @@ export async function startPrimary(configPath: string, workers: number, log: Log
   const checked = await file.load();
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
 
-  const set = new WorkerSet(workers, log);
+  const set = new WorkerSet(workers, log, { maxLocalKeys: checked.config.server.rateLimit.maxLocalKeys });
   let provisionFailed = false;
   const control = new ControlPlane(
     file,
@@ -35,6 +35,7 @@ export async function startPrimary(configPath: string, workers: number, log: Log
           throw err;
         }),
       readiness: () => set.readiness(),
+      upstreams: () => set.upstreams(),
     },
     log,
   );

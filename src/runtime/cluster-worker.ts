@@ -2,9 +2,11 @@
 import type { Logger } from '../observability/logger.ts';
 import { Gateway } from '../proxy/gateway.ts';
 import type { ToPrimary, ToWorker } from './cluster-messages.ts';
+import { gatewayEvents } from './gateway-events.ts';
 
 export function runWorker(log: Logger): void {
-  const gateway = new Gateway({ onHealthChange: (change) => log.warn(change, change.healthy ? 'target healthy' : 'target unhealthy') });
+  // Local rate-limit buckets live in the primary, so a limit holds across workers (runtime/worker-set.ts).
+  const gateway = new Gateway({ ...gatewayEvents(log), localRateLimit: 'cluster' });
   const send = (message: ToPrimary) => process.send?.(message);
   let stopping = false;
   const stop = async () => {
@@ -17,6 +19,10 @@ export function runWorker(log: Logger): void {
   let applying: Promise<void> = Promise.resolve();
   process.on('message', (message: ToWorker) => {
     if (message.type === 'shutdown') return void stop();
+    if (message.type === 'report') {
+      return void send({ type: 'report', seq: message.seq, pid: process.pid, upstreams: gateway.upstreamReport(), overload: gateway.overloadReport() });
+    }
+    // Other messages (rate-limit answers) have their own listeners.
     if (message.type !== 'apply' || stopping) return;
     const { seq, version, config } = message;
     applying = applying.then(() =>

@@ -3,7 +3,7 @@
 // once and reported, and the last good one keeps serving.
 import { formatConfigError } from '../config/load.ts';
 import type { SluiceConfig } from '../config/schema.ts';
-import type { AdminControl, Readiness, ReloadResult } from '../admin/control.ts';
+import type { AdminControl, Readiness, ReloadResult, UpstreamsView } from '../admin/control.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ConfigFile } from '../store/config-file.ts';
 
@@ -14,6 +14,7 @@ export interface Applier {
   /** Puts the config into service, or throws and leaves the running one untouched. */
   apply(config: SluiceConfig, version: number): Promise<void>;
   readiness(): Readiness;
+  upstreams(): Promise<UpstreamsView>;
 }
 
 interface Applied {
@@ -103,6 +104,10 @@ export class ControlPlane implements AdminControl {
       ready: this.#applied !== undefined && applier.ready,
       detail: { configVersion: this.#applied?.version ?? 0, reloads: this.reloads, ...applier.detail },
     };
+  }
+
+  upstreams(): Promise<UpstreamsView> {
+    return this.#applier.upstreams();
   }
 
   currentConfig(): { version: number; config: SluiceConfig; loadedAt: string } | undefined {

@@ -8,6 +8,7 @@ import { ConfigFile } from '../store/config-file.ts';
 import { startAdmin, stopAdmin } from './admin-listener.ts';
 import { ControlPlane } from './control-plane.ts';
 import { StartupError } from './errors.ts';
+import { gatewayEvents } from './gateway-events.ts';
 import { watchForReloads } from './reload-triggers.ts';
 
 export interface RunningSluice {
@@ -25,7 +26,7 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
   const checked = await file.load();
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
 
-  const gateway = new Gateway({ onHealthChange: (change) => log.warn(change, change.healthy ? 'target healthy' : 'target unhealthy') });
+  const gateway = new Gateway(gatewayEvents(log));
   let provisionError: Error | undefined;
   const control = new ControlPlane(
     file,
@@ -39,6 +40,7 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
         }
       },
       readiness: () => ({ ready: gateway.version > 0, detail: { listeners: gateway.version > 0 ? gateway.addresses() : [] } }),
+      upstreams: async () => ({ upstreams: gateway.upstreamReport(), overload: gateway.overloadReport() }),
     },
     log,
   );

@@ -1,16 +1,22 @@
 // The cluster primary's workers: forks them, hands each the current config, replaces the ones that die, and stops
 // them all on shutdown. As an Applier, a config is in service only once every worker runs it; when one worker
-// cannot apply it, the others are rolled back so the cluster never serves two configs for long.
+// cannot apply it, the others are rolled back so the cluster never serves two configs for long. The primary also
+// holds the local rate-limit buckets of every worker (so a limit is exact across workers) and answers their takes.
 import cluster, { type Worker } from 'node:cluster';
-import type { Readiness } from '../admin/control.ts';
+import type { Readiness, UpstreamsView } from '../admin/control.ts';
 import type { SluiceConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BoundAddress } from '../proxy/gateway.ts';
-import type { ToPrimary, ToWorker } from './cluster-messages.ts';
+import { serveRateLimitTakes } from '../resilience/rate-limit/cluster-store.ts';
+import { LocalRateLimitStore } from '../resilience/rate-limit/local-store.ts';
+import type { ToPrimary, ToWorker, WorkerReport } from './cluster-messages.ts';
 import type { Applier } from './control-plane.ts';
 import { SharedPorts } from './shared-ports.ts';
+import { mergeWorkerViews } from './upstream-views.ts';
 
 const APPLY_TIMEOUT_MS = 15_000;
+/** How long GET /api/v1/upstreams waits for a worker's view. */
+const REPORT_TIMEOUT_MS = 2_000;
 const START_TIMEOUT_MS = 20_000;
 /** A worker that died within this long of its start counts as a crash loop: its replacement waits longer. */
 const QUICK_CRASH_MS = 5_000;
@@ -37,10 +43,14 @@ export class WorkerSet implements Applier {
   #started = false;
   #stopping = false;
   #quickCrashes = 0;
+  /** The `store: local` rate-limit buckets of every worker. */
+  readonly #buckets: LocalRateLimitStore;
 
-  constructor(count: number, log: Logger) {
+  /** `maxLocalKeys`: server.rateLimit.maxLocalKeys of the config the primary starts with. */
+  constructor(count: number, log: Logger, options: { maxLocalKeys?: number } = {}) {
     this.#count = count;
     this.#log = log;
+    this.#buckets = new LocalRateLimitStore({ maxKeys: options.maxLocalKeys });
   }
 
   /** Forks the workers; resolves once every one of them listens for messages. */
@@ -64,6 +74,7 @@ export class WorkerSet implements Applier {
     this.#states.set(worker.id, state);
     // Without a listener, an IPC error (a message sent as the worker dies) would end the primary.
     worker.on('error', (err: Error) => this.#log.warn({ worker: worker.process.pid, err: err.message }, 'worker IPC error'));
+    serveRateLimitTakes(worker, this.#buckets);
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null, signal: string | null) => reject(new Error(`worker ${worker.process.pid} exited while starting (${signal ?? `exit code ${code}`})`));
       worker.once('exit', onExit);
@@ -131,7 +142,7 @@ export class WorkerSet implements Applier {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`worker ${worker.process.pid} did not apply config version ${version} within ${APPLY_TIMEOUT_MS / 1000} s`)), APPLY_TIMEOUT_MS);
       const onMessage = (message: ToPrimary) => {
-        if (message.type === 'ready' || message.seq !== seq) return;
+        if ((message.type !== 'applied' && message.type !== 'apply-failed') || message.seq !== seq) return;
         if (message.type === 'apply-failed') return done(new Error(message.error));
         state.version = version;
         state.listeners = message.listeners;
@@ -168,6 +179,33 @@ export class WorkerSet implements Applier {
     };
   }
 
+  /** Every worker's view of its upstreams, and a merged one; a worker that does not answer in time is listed as such. */
+  async upstreams(): Promise<UpstreamsView> {
+    const states = [...this.#states.values()].filter((s) => s.ready && s.worker.isConnected());
+    const views = await Promise.all(states.map((s) => this.#report(s.worker)));
+    return mergeWorkerViews(views);
+  }
+
+  #report(worker: Worker): Promise<WorkerReport | { pid: number; error: string }> {
+    const seq = ++this.#seq;
+    const pid = worker.process.pid ?? 0;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done({ pid, error: `no answer within ${REPORT_TIMEOUT_MS} ms` }), REPORT_TIMEOUT_MS);
+      const onMessage = (message: ToPrimary) => {
+        if (message.type === 'report' && message.seq === seq) done(message);
+      };
+      const done = (view: WorkerReport | { pid: number; error: string }) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        resolve(view);
+      };
+      worker.on('message', onMessage);
+      worker.send({ type: 'report', seq } satisfies ToWorker, undefined, undefined, (err) => {
+        if (err) done({ pid, error: 'the worker is gone' });
+      });
+    });
+  }
+
   /** Asks every worker to drain and exit; after graceMs the ones still running are killed. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
@@ -198,6 +236,7 @@ export class WorkerSet implements Applier {
     }
     clearTimeout(timer);
     cluster.off('exit', this.#onExit);
+    await this.#buckets.close();
   }
 
   /** How long stop() should give the workers: their drain timeout and a margin. */

@@ -2,17 +2,20 @@
 // a reload builds a new one beside it and swaps one reference (proxy/gateway.ts).
 import { BlockList, isIPv6 } from 'node:net';
 import type { ListenerConfig, RouteConfig, SluiceConfig } from '../config/schema.ts';
+import type { OverloadGuard } from '../resilience/overload.ts';
+import type { RateLimitStore } from '../resilience/rate-limit/store.ts';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.ts';
 import type { UpstreamRegistry } from '../upstream/registry.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { compileHeaderOps, type HeaderOps } from './header-ops.ts';
 import { compilePathRewrite, type PathRewrite } from './path-rewrite.ts';
+import { PolicyRegistry } from './policy-registry.ts';
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy.ts';
+import { compileRoutePolicies, type RoutePolicies } from './route-policies.ts';
 
-export interface CompiledRoute {
+export interface CompiledRoute extends RoutePolicies {
   readonly name: string;
   readonly config: RouteConfig;
-  readonly upstream: Upstream;
   readonly rewritePath: PathRewrite | undefined;
   readonly requestHeaders: HeaderOps | undefined;
   readonly responseHeaders: HeaderOps | undefined;
@@ -35,25 +38,33 @@ export class Snapshot {
   /** undefined when no proxy is trusted, so the common case skips the lookup entirely. */
   readonly trustedProxies: BlockList | undefined;
   readonly requestIdHeader: string;
+  /** The process's overload guard; undefined when server.overload limits nothing. */
+  readonly overload: OverloadGuard | undefined;
+  /** Rate-limit stores the routes take from, released when this snapshot is disposed. */
+  readonly rateLimitStores: readonly RateLimitStore[];
   #active = 0;
   #drained: Promise<void> | undefined;
   #resolveDrained: (() => void) | undefined;
 
-  constructor(version: number, config: SluiceConfig, registry: UpstreamRegistry) {
+  constructor(version: number, config: SluiceConfig, registry: UpstreamRegistry, policies = new PolicyRegistry()) {
     this.version = version;
     this.config = config;
     const upstreams = new Map<string, Upstream>();
+    const stores: RateLimitStore[] = [];
     try {
       for (const u of config.upstreams) upstreams.set(u.name, registry.acquire(u));
-      this.routes = config.routes.map((r) => compileRoute(r, upstreams));
+      this.routes = config.routes.map((r) => compileRoute(r, config, upstreams, policies, stores));
       this.routeTables = new Map(config.listeners.map((l) => [l.name, routeTableFor(l, this.routes)]));
       this.trustedProxies = compileTrustedProxies(config.server.trustedProxies);
     } catch (err) {
       // A snapshot that never goes live must not keep the targets it acquired (their pools would never close).
       for (const u of upstreams.values()) void registry.release(u).catch(() => {});
+      for (const store of stores) void policies.releaseStore(store).catch(() => {});
       throw err;
     }
     this.upstreams = upstreams;
+    this.rateLimitStores = stores;
+    this.overload = policies.overloadGuard(config.server.overload);
     this.requestIdHeader = config.server.requestIdHeader;
   }
 
@@ -85,14 +96,17 @@ export class Snapshot {
   }
 }
 
-function compileRoute(route: RouteConfig, upstreams: ReadonlyMap<string, Upstream>): CompiledRoute {
-  const upstream = upstreams.get(route.upstream);
-  // Validation (config/cross-check.ts) guarantees the reference; this guards against a bypassed validator.
-  if (!upstream) throw new Error(`route "${route.name}": unknown upstream "${route.upstream}"`);
+function compileRoute(
+  route: RouteConfig,
+  config: SluiceConfig,
+  upstreams: ReadonlyMap<string, Upstream>,
+  policies: PolicyRegistry,
+  stores: RateLimitStore[],
+): CompiledRoute {
   return Object.freeze({
     name: route.name,
     config: route,
-    upstream,
+    ...compileRoutePolicies(route, config, upstreams, policies, stores),
     rewritePath: compilePathRewrite(route),
     requestHeaders: compileHeaderOps(route.requestHeaders),
     responseHeaders: compileHeaderOps(route.responseHeaders),
@@ -101,7 +115,7 @@ function compileRoute(route: RouteConfig, upstreams: ReadonlyMap<string, Upstrea
     responseTimeout: route.responseTimeout,
     idleTimeout: route.idleTimeout,
     maxBodySize: route.maxBodySize,
-    retry: compileRetryPolicy(route.retries),
+    retry: compileRetryPolicy(route.retries, route.retries && route.retries.attempts > 0 ? policies.retryBudget(route.name, route.retries.budget) : undefined),
   });
 }
 

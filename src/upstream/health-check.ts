@@ -1,7 +1,7 @@
-// Active health checking of one target: GET the configured path on an interval (with ±10% jitter so checks of
-// many targets do not align), through the target's own pool, and flip `healthy` after N consecutive results.
+// Active health checking of one target: GET the configured path on an interval (with ±jitterPercent so checks of
+// many targets do not align), through the target's own pool, and flip `activeHealthy` after N consecutive results.
 import type { UpstreamConfig } from '../config/schema.ts';
-import type { UpstreamTarget } from './target.ts';
+import { updateHealth, type UpstreamTarget } from './target.ts';
 
 export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
 
@@ -65,23 +65,24 @@ export class HealthChecker {
     }
     this.lastCheck = { at: new Date().toISOString(), ok, reason };
     this.#record(ok, reason);
-    const jitter = 0.9 + Math.random() * 0.2;
-    this.#schedule(this.#config.interval * jitter);
+    const spread = this.#config.jitterPercent / 100;
+    this.#schedule(this.#config.interval * (1 - spread + 2 * spread * Math.random()));
   }
 
   #record(ok: boolean, reason: string): void {
     const target = this.#target;
     if (ok) {
       this.#failures = 0;
-      if (!target.healthy && ++this.#passes >= this.#config.healthyThreshold) this.#flip(true, reason);
+      if (!target.activeHealthy && ++this.#passes >= this.#config.healthyThreshold) this.#flip(true, reason);
     } else {
       this.#passes = 0;
-      if (target.healthy && ++this.#failures >= this.#config.unhealthyThreshold) this.#flip(false, reason);
+      if (target.activeHealthy && ++this.#failures >= this.#config.unhealthyThreshold) this.#flip(false, reason);
     }
   }
 
   #flip(healthy: boolean, reason: string): void {
-    this.#target.healthy = healthy;
+    this.#target.activeHealthy = healthy;
+    updateHealth(this.#target);
     this.#passes = 0;
     this.#failures = 0;
     if (!this.#stopped) this.#onChange({ upstream: this.#target.upstreamName, target: this.#target.id, healthy, reason });

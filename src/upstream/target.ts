@@ -20,7 +20,22 @@ export class UpstreamTarget implements BalancerTarget {
    */
   readonly servername: string | undefined;
   inFlight = 0;
+  /**
+   * What balancers read: active health checks pass (or none run), outlier detection has not ejected the target,
+   * and its own circuit breaker is not open. Kept current by updateHealth(); never set directly.
+   */
   healthy = true;
+  /** Active health checks' verdict (true when none run). */
+  activeHealthy = true;
+  /** Ejected by outlier detection (passive health). */
+  ejected = false;
+  /** This target's circuit breaker is open. */
+  circuitOpen = false;
+  /**
+   * Bumped whenever any target's `healthy` flips, so an upstream recomputes its panic state (upstream.ts) only
+   * after a change instead of counting healthy targets on every pick.
+   */
+  static healthEpoch = 0;
 
   constructor(upstream: UpstreamConfig, target: TargetConfig, key: string) {
     const url = new URL(target.url);
@@ -59,6 +74,14 @@ export class UpstreamTarget implements BalancerTarget {
       connect: https ? (options, callback) => connect({ ...options, servername: sni }, callback) : connect,
     });
   }
+}
+
+/** Recomputes `healthy` from its three sources; call after changing any of them. */
+export function updateHealth(target: UpstreamTarget): void {
+  const healthy = target.activeHealthy && !target.ejected && !target.circuitOpen;
+  if (healthy === target.healthy) return;
+  target.healthy = healthy;
+  UpstreamTarget.healthEpoch++;
 }
 
 /** The settings that shape a target's pool; equal keys mean the pool can be shared across snapshots. */

@@ -1,7 +1,7 @@
 // An in-process Sluice gateway for integration tests: config as an object (validated by the real schema),
 // listeners and admin on ephemeral loopback ports.
 import { configSchema, type ConfigInput } from '../../src/config/schema.ts';
-import { Gateway } from '../../src/proxy/gateway.ts';
+import { Gateway, type GatewayOptions } from '../../src/proxy/gateway.ts';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -17,8 +17,8 @@ export function testConfig(config: ConfigInput) {
   return configSchema.parse({ listeners: [{ name: 'test', address: '127.0.0.1:0' }], ...config });
 }
 
-export async function startGateway(config: ConfigInput): Promise<TestGateway> {
-  const gateway = new Gateway();
+export async function startGateway(config: ConfigInput, options: GatewayOptions = {}): Promise<TestGateway> {
+  const gateway = new Gateway(options);
   await gateway.apply(testConfig(config));
   const portOf = (name: string) => gateway.addresses().find((a) => a.name === name)!.port;
   const port = gateway.addresses()[0]!.port;

@@ -18,6 +18,15 @@ export interface GcraOutcome {
 
 /** Tolerance so that float rounding (T = 1000 / 3) does not lose a whole request when flooring. */
 const EPSILON = 1e-9;
+/**
+ * Tolerance for rounding times up: (now + 1000) - now is not exactly 1000 in floating point once now is large,
+ * and a millisecond too many would turn "full again in 1 s" into 2 s in the RateLimit field.
+ */
+const CEIL_SLACK = 1e-6;
+
+function ceilMs(ms: number): number {
+  return Math.ceil(ms - CEIL_SLACK);
+}
 
 /**
  * One GCRA decision. Pure: the caller reads the stored TAT (or `now` for a new key) and stores `outcome.tat`.
@@ -36,15 +45,15 @@ export function gcra(tat: number, now: number, intervalMs: number, burst: number
     return {
       allowed: false,
       remaining: Math.max(0, Math.floor((tau - (base - now)) / intervalMs + EPSILON)),
-      resetMs: Math.ceil(base - now),
-      retryAfterMs: Math.ceil(ahead - tau),
+      resetMs: ceilMs(base - now),
+      retryAfterMs: ceilMs(ahead - tau),
       tat: base,
     };
   }
   return {
     allowed: true,
     remaining: Math.max(0, Math.floor((tau - ahead) / intervalMs + EPSILON)),
-    resetMs: Math.ceil(ahead),
+    resetMs: ceilMs(ahead),
     retryAfterMs: 0,
     tat: newTat,
   };
