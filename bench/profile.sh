@@ -1,7 +1,8 @@
 #!/bin/bash
 # Profiles one proxy of the benchmark under load, alone, with the benchmark's pinning (proxy on CPU 1; upstream
-# nginx and wrk on CPU 0): a CPU profile (--cpu-prof) summarised by cpuprofile-top.mjs, and a --trace-gc run that
-# gives bytes allocated and GC time per request.
+# nginx and wrk on CPU 0): a CPU profile of the load window (V8's sampling profiler, as --cpu-prof, started after
+# the warm-up by prof-preload.mjs) summarised by cpuprofile-top.mjs, and a --trace-gc run that gives bytes
+# allocated and GC time per request.
 #   bash bench/profile.sh                     # Sluice: cpu + gc
 #   bash bench/profile.sh node-floor-undici   # the floor, for comparison (also: node-floor-undici-repo)
 #   MODE=cpu|gc|both DURATION=10 CONNS=64 OUTDIR=/tmp/sluice-prof bash bench/profile.sh [NAME]
@@ -49,13 +50,11 @@ routes:
 admin:
   address: 127.0.0.1:0
 C
-# SIGTERM → process.exit(0), so that --cpu-prof writes its profile for scripts that do not handle signals
-echo "process.on('SIGTERM', () => process.exit(0));" >"$WORK/exit-on-term.mjs"
 cmd() { # NODE_FLAGS -> command
   case $NAME in
-    sluice) echo "$NODE $1 --import $WORK/exit-on-term.mjs $SLUICE_DIR/bin/sluice.js start -c $WORK/sluice/sluice.yaml --workers 1";;
-    node-floor-undici) echo "$NODE $1 --import $WORK/exit-on-term.mjs $NODE_DIR/floor-undici.mjs $P $UP";;
-    node-floor-undici-repo) echo "$NODE $1 --import $WORK/exit-on-term.mjs $HERE/floor-undici.mjs $P $UP";;
+    sluice) echo "$NODE $1 --import $HERE/prof-preload.mjs $SLUICE_DIR/bin/sluice.js start -c $WORK/sluice/sluice.yaml --workers 1";;
+    node-floor-undici) echo "$NODE $1 --import $HERE/prof-preload.mjs $NODE_DIR/floor-undici.mjs $P $UP";;
+    node-floor-undici-repo) echo "$NODE $1 --import $HERE/prof-preload.mjs $HERE/floor-undici.mjs $P $UP";;
     *) echo "unknown target $NAME (sluice | node-floor-undici | node-floor-undici-repo)" >&2; exit 2;;
   esac
 }
@@ -72,16 +71,15 @@ load() { # DURATION GROUP -> wrk output on stdout, then a line "others N" (CPU %
 stop() { kill -TERM -- -"$1" 2>/dev/null; for _ in $(seq 1 50); do kill -0 -- -"$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 -- -"$1" 2>/dev/null; }
 
 if [ "$MODE" = cpu ] || [ "$MODE" = both ]; then
-  PROFDIR="$OUTDIR/$NAME-$(date +%s)"; mkdir -p "$PROFDIR"
-  # the profile covers start-up and warm-up too; they are a few % of samples after DURATION s of load
-  g=$(start 1 bash -c "exec $(cmd "--cpu-prof --cpu-prof-dir=$PROFDIR")"); GROUPS_TO_KILL+=("$g")
+  prof="$OUTDIR/$NAME-$(date +%Y%m%d-%H%M%S).cpuprofile"
+  g=$(start 1 env PROF_OUT="$prof" bash -c "exec $(cmd "")"); GROUPS_TO_KILL+=("$g")
   ready "$P" || { echo "$NAME did not answer"; cat "$WORK/log"; exit 2; }
   load "$WARMUP" "$g" >/dev/null 2>&1
+  kill -USR2 "$g"; sleep 0.2
   load "$DURATION" "$g" >"$WORK/wrk-cpu" 2>&1
   stop "$g"
-  echo "== $NAME under --cpu-prof: $(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-cpu") rps (profiling costs a few %); other processes used $(awk '/^others/ {print $2}' "$WORK/wrk-cpu")% of a core meanwhile"
-  prof=$(ls -t "$PROFDIR"/*.cpuprofile 2>/dev/null | head -1)
-  if [ -n "$prof" ]; then echo "profile: $prof"; "$NODE" "$HERE/cpuprofile-top.mjs" "$prof" "${TOP:-25}"; else echo "no profile written"; fi
+  echo "== $NAME profiled: $(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-cpu") rps (profiling costs a few %); other processes used $(awk '/^others/ {print $2}' "$WORK/wrk-cpu")% of a core meanwhile"
+  if [ -s "$prof" ]; then echo "profile: $prof"; "$NODE" "$HERE/cpuprofile-top.mjs" "$prof" "${TOP:-25}"; else echo "no profile written"; fi
 fi
 
 if [ "$MODE" = gc ] || [ "$MODE" = both ]; then

@@ -112,7 +112,7 @@ export const upstreamResilienceFields = {
   outlierDetection: outlierDetectionSchema.optional(),
   adaptiveConcurrency: adaptiveConcurrencySchema.optional(),
   panicThresholdPercent: percent(
-    'When fewer than this share of targets are healthy (active checks and outlier detection), health is ignored and every target gets traffic (0 disables).',
+    'When fewer than this share of targets are healthy (active checks, outlier detection, open target breakers), health is ignored and every target gets traffic (0 disables).',
   ).default(50),
 };
 
