@@ -16,8 +16,8 @@ for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id
 
 function shortUrl(url) {
   if (!url) return '';
-  const src = url.indexOf('/src/');
-  if (url.includes('/work/') && src >= 0 && !url.includes('node_modules')) return url.slice(src + 1);
+  const src = url.lastIndexOf('/src/');
+  if (src >= 0 && !url.includes('node_modules')) return url.slice(src + 1);
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
   return url.replace(/^file:\/\//, '');
@@ -33,10 +33,9 @@ function area(url, name) {
   if (/\/src\//.test(url)) return 'sluice src/';
   return 'other (' + shortUrl(url) + ')';
 }
-const isSluice = (url) => /\/src\//.test(url ?? '') && !(url ?? '').includes('node_modules');
 const keyOf = (n) => {
   const f = n.callFrame;
-  return `${f.functionName || '(anonymous)'}\t${shortUrl(f.url)}${f.url ? ':' + (f.lineNumber + 1) : ''}`;
+  return `${f.functionName || '(anonymous)'}\t${f.url ? shortUrl(f.url) + ':' + (f.lineNumber + 1) : '(native)'}`;
 };
 
 // sample i lasts timeDeltas[i + 1] (the next delta); the last sample gets the mean
@@ -70,14 +69,14 @@ for (let i = 0; i < samples.length; i++) {
 }
 const pct = (v) => ((100 * v) / total).toFixed(1).padStart(5) + '%';
 const msf = (v) => (v / 1000).toFixed(0).padStart(6) + ' ms';
-const sluiceKey = (k) => isSluice(k.split('\t')[1].replace(/:\d+$/, '').replace(/^(?=src\/)/, '/work/'));
+const sluiceKey = (k) => k.split('\t')[1].startsWith('src/');
 
 console.log(`${file}: ${(total / 1000).toFixed(0)} ms busy, ${(idle / 1000).toFixed(0)} ms idle, ${samples.length} samples`);
-const print = (title, map, n) => {
+const print = (title, map, n, col = 'self %') => {
   console.log(`\n${title}`);
   const rows = [...map].sort((a, b) => b[1] - a[1]).slice(0, n);
   if (md) {
-    console.log('| # | self % | function | where |\n| ---: | ---: | --- | --- |');
+    console.log(`| # | ${col} | function | where |\n| ---: | ---: | --- | --- |`);
     rows.forEach(([k, v], i) => {
       const [fn, where] = k.split('\t');
       const mark = sluiceKey(k);
@@ -94,7 +93,7 @@ print(`Top ${TOP} by self time (% of busy time; ◆ = Sluice src/):`, self, TOP)
 console.log('\nSelf time by area:');
 for (const [a, v] of [...areas].sort((x, y) => y[1] - x[1])) console.log(`  ${pct(v)}  ${a}`);
 const sluiceIncl = new Map([...incl].filter(([k]) => sluiceKey(k)));
-print('Sluice src/ functions by inclusive time (self + callees):', sluiceIncl, 15);
+print('Sluice src/ functions by inclusive time (self + callees):', sluiceIncl, 15, 'inclusive %');
 let sluiceSelf = 0;
 for (const [k, v] of self) if (sluiceKey(k)) sluiceSelf += v;
 console.log(`\nSelf time in Sluice src/ functions: ${pct(sluiceSelf).trim()} of busy time`);

@@ -3,7 +3,7 @@
 // Prints one number: CPU time used by others during the window, in % of one core (35 = another process kept a third
 // of a core busy). It is the machine's user + system time plus steal (time the hypervisor gave our vCPUs to someone
 // else) from /proc/stat — interrupt and softirq time, where the benchmark's own loopback traffic is accounted, are
-// not included — minus the benchmark's own processes: the given process groups (proxy, upstream), any `wrk`, this
+// not included — minus the benchmark's own processes: the given process groups (proxy, upstream), its `wrk`, this
 // script, and the benchmark script EXCLUDE_PID with its reaped children (curl, awk… land in its cutime/cstime).
 // Short-lived processes of others are counted too. Not seen: contention outside this VM that steal does not show
 // (shared caches, memory bandwidth, SMT siblings), so a clean figure does not prove a quiet host.
@@ -29,11 +29,12 @@ function snapshot() {
     const close = stat.lastIndexOf(')');
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     const f = stat.slice(close + 2).split(' '); // f[0] = state (field 3)
+    const ppid = Number(f[1]);
     const pgid = Number(f[2]);
     const self = Number(f[11]) + Number(f[12]); // utime + stime
     const children = Number(f[13]) + Number(f[14]); // cutime + cstime (reaped children)
     if (Number(pid) === excluded) mine += self + children;
-    else if (ours.has(pgid) || comm === 'wrk' || Number(pid) === process.pid) mine += self;
+    else if (ours.has(pgid) || (comm === 'wrk' && ppid === excluded) || Number(pid) === process.pid) mine += self;
   }
   return { machine, mine };
 }

@@ -62,7 +62,7 @@ if [ ! -f "$SLUICE_DIR/bin/sluice.js" ] || [ ! -d "$SLUICE_DIR/node_modules/undi
 fi
 # Every round must measure the same code, also when src/ is being edited during the run: Sluice runs from a copy of
 # bin/, src/ and package.json taken now (node_modules linked). SLUICE_SNAPSHOT=0 runs the tree in place.
-SLUICE_REV=$(git -C "$SLUICE_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')
+SLUICE_REV=$(git -C "$SLUICE_DIR" rev-parse --short HEAD 2>/dev/null || echo 'no git checkout')
 SLUICE_DIRTY=$(git -C "$SLUICE_DIR" status --porcelain -- src bin package.json 2>/dev/null | wc -l)
 SLUICE_HASH=$(cd "$SLUICE_DIR" && find bin src package.json -type f ! -name '*.test.ts' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-10)
 SLUICE_RUN=$SLUICE_DIR

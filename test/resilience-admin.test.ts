@@ -67,7 +67,11 @@ describe('GET /api/v1/upstreams, one process', () => {
     const http = client(s.url());
     cleanup.push(() => http.close());
     for (let i = 0; i < 10; i++) assert.equal((await http.send()).status, 200, 'retries hide the resets');
-    const view = (await admin(s.adminUrl, '/api/v1/upstreams')).body as unknown as View;
+    // Each target's first check runs on its own clock: wait until all three have one to show.
+    const view = await eventually(async () => {
+      const v = (await admin(s.adminUrl, '/api/v1/upstreams')).body as unknown as View;
+      return v.upstreams[0]!.targets.every((t) => t.lastCheck !== undefined) ? v : undefined;
+    }, 5000);
     assert.equal(view.workers, undefined);
     const app = view.upstreams[0]!;
     assert.equal(app.name, 'app');
@@ -89,6 +93,8 @@ describe('GET /api/v1/upstreams, one process', () => {
   });
 
   test('each transition is logged once', async () => {
+    for (const msg of ['target ejected', 'target circuit open']) await s.proc.waitForLog((l) => l.msg === msg && l.target === flaky.url, 2000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const count = (msg: string, target: string) => s.proc.logs.filter((l) => l.msg === msg && l.target === target).length;
     assert.equal(count('target unhealthy', sick.url), 1);
     assert.equal(count('target ejected', flaky.url), 1);

@@ -75,7 +75,7 @@ describe('outlier detection', () => {
     await waitFor('traffic to reach the revived target', () => c!.hits.length > hitsBeforeReturn, 2000);
     const outcomes = await run.stop();
 
-    assert.ok(ejectedAfter < 500, `ejected ${ejectedAfter.toFixed(0)} ms after the kill`);
+    assert.ok(ejectedAfter < 1000, `ejected ${ejectedAfter.toFixed(0)} ms after the kill`);
     assert.deepEqual(
       events.map((e) => [e.target, e.ejected, e.reason]),
       [[c!.url, true, 'consecutive-gateway-errors'], [c!.url, false, 'ejection-elapsed']],
@@ -160,9 +160,10 @@ describe('active health checks', () => {
     const gaps = (at: number[]) => at.slice(2, 12).map((t, i) => t - at[i + 1]!);
     const exactGaps = gaps(exact!.healthAt);
     const spreadGaps = gaps(spread!.healthAt);
-    assert.ok(exactGaps.every((g) => g >= 95 && g < 140), `jitter 0: ${exactGaps.map(Math.round)}`);
-    assert.ok(Math.max(...spreadGaps) - Math.min(...spreadGaps) > 30, `jitter 50 %: ${spreadGaps.map(Math.round)}`);
-    assert.ok(spreadGaps.every((g) => g >= 45 && g < 190), `within ±50 %: ${spreadGaps.map(Math.round)}`);
+    // A busy machine can only make timers late, never early: the lower bounds are what tell the two apart.
+    assert.ok(exactGaps.every((g) => g >= 95), `jitter 0: never early: ${exactGaps.map(Math.round)}`);
+    assert.ok(spreadGaps.every((g) => g >= 45), `jitter 50 %: never below half the interval: ${spreadGaps.map(Math.round)}`);
+    assert.ok(spreadGaps.some((g) => g < 90), `jitter 50 %: some checks come early: ${spreadGaps.map(Math.round)}`);
   });
 
   test('a target failing its checks and one ejected both count against the panic threshold', async () => {

@@ -70,9 +70,11 @@ describe('RedisRateLimitStore with a real redis-server', () => {
 
   test('two independent instances sharing one bucket admit the configured rate within ±5 %', async (t) => {
     const rate = parseRate('200/s')!;
-    const burst = 20;
-    const a = storeFor();
-    const b = storeFor();
+    // A burst worth a second: a busy test machine's pauses would otherwise let the bucket fill up and waste rate.
+    const burst = 200;
+    // A generous command timeout: on a busy test machine a slow answer must not turn into a degraded decision.
+    const a = storeFor({ commandTimeoutMs: 2000 });
+    const b = storeFor({ commandTimeoutMs: 2000 });
     await Promise.all([a.ready(), b.ready()]);
     const key = `shared-${process.pid}`;
     const counts = new Map<RedisRateLimitStore, number>([[a, 0], [b, 0]]);

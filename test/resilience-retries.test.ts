@@ -61,8 +61,9 @@ describe('where and when a retry goes', () => {
       first.push(at[1]! - at[0]!);
       second.push(at[2]! - at[1]!);
     }
-    assert.ok(first.every((g) => g < 80 + 25), `first gaps ${first}`);
-    assert.ok(second.every((g) => g < 120 + 25), `second gaps ${second}`);
+    // Upper bounds with slack for a busy machine, which can only add delay.
+    assert.ok(first.every((g) => g < 80 + 100), `first gaps ${first}`);
+    assert.ok(second.every((g) => g < 120 + 100), `second gaps ${second}`);
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     assert.ok(mean(first) + mean(second) > 40, `jittered, not immediate: ${mean(first)} + ${mean(second)} ms`);
   });
@@ -77,7 +78,7 @@ describe('where and when a retry goes', () => {
       const res = await http.send();
       assert.equal(res.status, 200, res.body);
       // perTryTimeout runs on undici's coarse timer: a hung try is given up after about a second.
-      assert.ok(res.ms < 2500, `${res.ms} ms`);
+      assert.ok(res.ms < 4000, `${res.ms} ms`);
     }
     assert.ok(resetting.hits.length >= 2);
     assert.ok(silent.accepted() >= 1);

@@ -37,7 +37,7 @@ describe('overload protection', () => {
     const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => sleep(i * 5).then(() => http.send())));
     const shed = replies.filter((r) => r.status === 503);
     assert.equal(shed.length, 3);
-    assert.ok(shed.every((r) => r.headers['x-sluice-error'] === 'overloaded' && r.ms < 100));
+    assert.ok(shed.every((r) => r.headers['x-sluice-error'] === 'overloaded' && r.ms < 250), 'shed at once, not after the slow upstream');
     assert.equal(replies.filter((r) => r.status === 200).length, 3);
     assert.equal(gw.gateway.overloadReport().shed.max_in_flight, 3);
     assert.equal((await http.send()).status, 200, 'room again once they finished');
@@ -217,7 +217,7 @@ describe('mirroring', () => {
     } as ConfigInput);
     const replies = await Promise.all(Array.from({ length: 50 }, () => http.send()));
     assert.ok(replies.every((r) => r.status === 200));
-    assert.ok(percentile(replies.map((r) => r.ms), 95) < 200, `p95 ${percentile(replies.map((r) => r.ms), 95)} ms`);
+    assert.ok(percentile(replies.map((r) => r.ms), 95) < 1000, `p95 ${percentile(replies.map((r) => r.ms), 95)} ms, the shadow hangs for 10 s`);
     await sleep(100);
     assert.equal(shadow.hits.length, 5, 'no more than maxConcurrent copies wait on the shadow');
   });

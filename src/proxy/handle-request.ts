@@ -71,26 +71,39 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerC
       snapshot,
     };
     if (route.rateLimit === undefined && route.faults === undefined) return forward(x, hasBody, expectsContinue);
-    requestFilters(route, x, () => forward(x, hasBody, expectsContinue));
+    requestFilters(route, x, hasBody, expectsContinue);
   };
 }
 
 /**
- * The request-filter phase: the route's rate limit, then its faults. `next` runs when the request goes on;
- * otherwise it has been answered (429, an injected fault) or its client left, and the snapshot is let go.
+ * The request-filter phase: the route's rate limit, then its faults, then on to forward(). A request they stop has
+ * been answered (429, an injected fault) or its client left; then the snapshot is let go. No closure is made
+ * unless a filter has to wait (a shared rate-limit store, a fault's delay).
  */
-function requestFilters(route: CompiledRoute, x: ExchangeRequest, next: () => void): void {
-  const stop = () => x.snapshot.release();
-  const afterRateLimit = () => (route.faults === undefined ? next() : faultPhase(route.faults, x, next, stop));
-  if (route.rateLimit === undefined) return afterRateLimit();
-  const verdict = rateLimitPhase(route.rateLimit, x);
-  if (verdict === true) return afterRateLimit();
-  if (verdict === false) return stop();
-  void verdict.then((allowed) => {
-    // The client may have left while a shared store answered.
-    if (allowed && !x.res.destroyed) afterRateLimit();
-    else stop();
-  });
+function requestFilters(route: CompiledRoute, x: ExchangeRequest, hasBody: boolean, expectsContinue: boolean): void {
+  if (route.rateLimit !== undefined) {
+    const verdict = rateLimitPhase(route.rateLimit, x);
+    if (verdict === false) return x.snapshot.release();
+    if (verdict !== true) {
+      void verdict.then((allowed) => {
+        // The client may have left while a shared store answered.
+        if (allowed && !x.res.destroyed) faultsThenForward(route, x, hasBody, expectsContinue);
+        else x.snapshot.release();
+      });
+      return;
+    }
+  }
+  faultsThenForward(route, x, hasBody, expectsContinue);
+}
+
+function faultsThenForward(route: CompiledRoute, x: ExchangeRequest, hasBody: boolean, expectsContinue: boolean): void {
+  if (route.faults === undefined) return forward(x, hasBody, expectsContinue);
+  faultPhase(
+    route.faults,
+    x,
+    () => forward(x, hasBody, expectsContinue),
+    () => x.snapshot.release(),
+  );
 }
 
 /**
