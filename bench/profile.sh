@@ -7,6 +7,8 @@
 #   bash bench/profile.sh node-floor-undici   # the floor, for comparison (also: node-floor-undici-repo)
 #   MODE=cpu|gc|both DURATION=10 CONNS=64 OUTDIR=/tmp/sluice-prof bash bench/profile.sh [NAME]
 #   LOAD=moderate …   # run.sh's fixed moderate load (-c LAT_CONNS, LAT_THINK_MS think time) instead of saturation
+#   EXTRA_CONFIG='observability: { tracing: { sampler: always, otlp: { endpoint: OTLP_URL } } }' bash bench/profile.sh
+#                     # top-level config appended to Sluice's (OTLP_URL: a discarding receiver the script starts)
 # Needs run.sh's tools and NODE_DIR (run `npm run bench` once, or bench/run.sh with ROUNDS=1).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +52,12 @@ routes:
 admin:
   address: 127.0.0.1:0
 C
+if [ -n "${EXTRA_CONFIG:-}" ]; then
+  # A discarding OTLP receiver on CPU 0, for configs that export: write OTLP_URL where its address goes.
+  OTLP=$(port)
+  GROUPS_TO_KILL+=("$(start 0 "$NODE" -e "require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.end())}).listen($OTLP,'127.0.0.1')")")
+  printf '%s\n' "${EXTRA_CONFIG//OTLP_URL/http://127.0.0.1:$OTLP}" >>"$WORK/sluice/sluice.yaml"
+fi
 cmd() { # NODE_FLAGS -> command
   case $NAME in
     sluice) echo "$NODE $1 --import $HERE/prof-preload.mjs $SLUICE_DIR/bin/sluice.js start -c $WORK/sluice/sluice.yaml --workers 1";;

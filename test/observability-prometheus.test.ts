@@ -2,41 +2,20 @@
 // traffic; its HTTP API must return the sluice_ series with exactly the values fed, exemplars must carry the
 // trace id, and `promtool check metrics` must pass on the exposition.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { observabilitySchema } from '../src/config/observability-schema.ts';
 import { createObservability, wantsOpenMetrics, type RequestRecord } from '../src/observability/index.ts';
-
-const MISSING = 'the real-Prometheus test needs the `prometheus` and `promtool` binaries: apt-get install -y prometheus';
-
-function hasBinary(name: string): boolean {
-  return spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
-
-interface VectorResult { metric: Record<string, string>; value: [number, string] }
+import { startPrometheus, type RunningPrometheus } from './helpers/prometheus.ts';
 
 describe('a real Prometheus scraping Sluice\'s metrics', () => {
   const observability = createObservability(observabilitySchema.parse({ metrics: { processMetrics: true }, tracing: { sampler: { ratio: 0 } } }), { version: '1.2.3' });
   let metricsServer: Server;
-  let prometheus: ChildProcess | undefined;
+  let prometheus: RunningPrometheus | undefined;
   let prometheusUrl = '';
-  let dir = '';
   let exposition = '';
   const scrapedAs: string[] = [];
   const TRACED = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -56,20 +35,9 @@ describe('a real Prometheus scraping Sluice\'s metrics', () => {
     }
   }
 
-  async function query(promql: string): Promise<VectorResult[]> {
-    const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; data: { result: VectorResult[] } };
-    assert.equal(body.status, 'success');
-    return body.data.result;
-  }
-
-  async function scalar(promql: string): Promise<number | undefined> {
-    const result = await query(promql);
-    return result.length === 1 ? Number(result[0]!.value[1]) : undefined;
-  }
+  const scalar = (promql: string) => prometheus!.scalar(promql);
 
   before(async () => {
-    assert.ok(hasBinary('prometheus') && hasBinary('promtool'), MISSING);
     // The traffic: 7 fast GETs and 2 slower ones on users-api, 3 failing POSTs on orders-api, 1 unrouted request,
     // one traced request (its trace id becomes an exemplar), and what the runtime reports.
     feed(7, { route: 'users-api', durationMs: 20 });
@@ -98,63 +66,16 @@ describe('a real Prometheus scraping Sluice\'s metrics', () => {
     await once(metricsServer, 'listening');
     const target = `127.0.0.1:${(metricsServer.address() as AddressInfo).port}`;
 
-    dir = await mkdtemp(join(tmpdir(), 'sluice-prometheus-'));
-    await writeFile(join(dir, 'prometheus.yml'), [
-      'global:',
-      '  scrape_interval: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: sluice',
-      `    static_configs: [{ targets: ["${target}"] }]`,
-      '',
-    ].join('\n'));
-    const port = await freePort();
-    prometheusUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn('prometheus', [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--enable-feature=exemplar-storage',
-      '--log.level=warn',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    prometheus.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = once(prometheus, 'exit').then(() => {
-      throw new Error(`prometheus exited: ${stderr}`);
-    });
-    exited.catch(() => undefined);
-
-    // Bounded waits: Prometheus ready, then the target scraped at least once with our series in.
-    const deadline = Date.now() + 45_000;
-    const ready = async (): Promise<boolean> => {
-      try {
-        return (await fetch(`${prometheusUrl}/-/ready`)).ok;
-      } catch {
-        return false;
-      }
-    };
-    while (!(await Promise.race([ready(), exited]))) {
-      assert.ok(Date.now() < deadline, `Prometheus did not become ready: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    while ((await query('sluice_http_requests_total')).length === 0) {
-      assert.ok(Date.now() < deadline, `Prometheus did not scrape ${target}: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    prometheus = await startPrometheus([target]);
+    prometheusUrl = prometheus.url;
+    await prometheus.waitFor('sluice_http_requests_total', 45_000);
     exposition = await observability.metrics.render(false);
   });
 
   after(async () => {
-    if (prometheus?.pid !== undefined && prometheus.exitCode === null) {
-      const exit = once(prometheus, 'exit');
-      process.kill(prometheus.pid, 'SIGTERM');
-      const killer = setTimeout(() => prometheus?.pid !== undefined && process.kill(prometheus.pid, 'SIGKILL'), 10_000);
-      await exit;
-      clearTimeout(killer);
-    }
+    await prometheus?.stop();
     metricsServer?.close();
     await observability.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('scrapes the target in OpenMetrics (so exemplars come along) with no error', async () => {

@@ -20,8 +20,11 @@ import type { Observability, ObservabilityConfig, ObservabilityOptions, RequestT
 export type { AttributeValue, GatewayMetrics, Observability, ObservabilityConfig, ObservabilityOptions, RequestRecord, RequestTelemetry } from './types.ts';
 export type { TraceDetail, TraceQuery, TraceStore, TraceSummary, SpanView } from './trace-store.ts';
 export { parseTraceQuery } from './trace-store.ts';
+export { mergeTraceDetails, mergeTraceSummaries } from './trace-merge.ts';
+export { SluiceMetrics } from './metrics.ts';
 export { aggregateMetrics, wantsOpenMetrics, type CircuitState } from './metrics.ts';
 export { parseTraceparent, formatTraceparent } from './trace-context.ts';
+export { NOOP_TELEMETRY } from './telemetry.ts';
 
 /** A retired exporter or access log (after a reload) is closed this long after, once its requests are done. */
 const RETIRE_AFTER_MS = 30_000;
@@ -117,6 +120,7 @@ class ObservabilityHub implements Observability {
         resource: this.#resource,
         lokiLabels: { instance: this.#instance },
         stdout: this.#options.stdout,
+        workerSlot: this.#options.workerSlot,
       }));
       this.#accessLogKey = accessLogKey;
     }

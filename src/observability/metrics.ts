@@ -244,8 +244,16 @@ export class SluiceMetrics {
     if (ok) this.configReloadTime.child().value = Date.now() / 1000;
   }
 
+  /** A configuration went into service: its version, and the time of the last successful load. */
   setConfigVersion(version: number): void {
     this.configVersion.child().value = version;
+    this.configReloadTime.child().value = Date.now() / 1000;
+  }
+
+  /** The control plane's own reload counts, copied in before a scrape (it counts; metrics only show). */
+  setReloadCounts(ok: number, failed: number): void {
+    this.configReloads.child('ok').value = ok;
+    this.configReloads.child('failed').value = failed;
   }
 
   setTargetHealth(upstream: string, target: string, healthy: boolean): void {
@@ -264,6 +272,11 @@ export class SluiceMetrics {
 
   countRateLimit(route: string | undefined, decision: 'allowed' | 'limited', count = 1): void {
     this.rateLimitDecisions.child(route ?? NO_ROUTE, decision).value += count;
+  }
+
+  registerFamily(family: CounterFamily | GaugeFamily | HistogramFamily): void {
+    register(this.#prom, family.view(false));
+    register(this.#openMetrics, family.view(true));
   }
 
   countShed(listener: string, reason: string, count = 1): void {

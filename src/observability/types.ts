@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObservabilitySettings, SamplerSettings } from '../config/observability-schema.ts';
 import type { CircuitState } from './metrics.ts';
+import type { CounterFamily, GaugeFamily, HistogramFamily } from './metric-family.ts';
 import type { TraceStore } from './trace-store.ts';
 
 /** Filled by the proxy once per request, in its logging phase (the phase that always runs). */
@@ -69,11 +70,14 @@ export interface GatewayMetrics {
   snapshot(): Promise<unknown[]>;
   recordReload(ok: boolean): void;
   setConfigVersion(version: number): void;
+  setReloadCounts(ok: number, failed: number): void;
   setTargetHealth(upstream: string, target: string, healthy: boolean): void;
   setCircuitState(upstream: string, target: string, state: CircuitState): void;
   removeTarget(upstream: string, target: string): void;
   countRateLimit(route: string | undefined, decision: 'allowed' | 'limited', count?: number): void;
   countShed(listener: string, reason: string, count?: number): void;
+  /** Exposes a family defined elsewhere (plugins' sluice_plugin_* metrics) with Sluice's own; once per name. */
+  registerFamily(family: CounterFamily | GaugeFamily | HistogramFamily): void;
 }
 
 export interface Observability {
@@ -103,6 +107,11 @@ export interface ObservabilityOptions {
   version?: string;
   /** Told once when an access-log sink starts failing (with the error) and once when it recovers (undefined). */
   onSinkError?: (sink: string, error: Error | undefined) => void;
+  /**
+   * Set in a cluster worker: file sinks write `access-w2.log` for `access.log`, one file per worker, because
+   * several processes cannot share one file and rotate it.
+   */
+  workerSlot?: number;
   /** Where the "stdout" sink writes (default process.stdout); for tests. */
   stdout?: import('node:stream').Writable;
 }

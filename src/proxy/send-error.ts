@@ -12,7 +12,15 @@ export interface SendErrorOptions {
   status?: number;
 }
 
+/** The code a response was answered with, for the logging phase (writeHead's headers cannot be read back). */
+const ERROR_CODE = Symbol('sluice.errorCode');
+
+export function errorCodeOf(res: ServerResponse): ErrorCode | undefined {
+  return (res as ServerResponse & { [ERROR_CODE]?: ErrorCode })[ERROR_CODE];
+}
+
 export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, options: SendErrorOptions = {}): void {
+  (res as ServerResponse & { [ERROR_CODE]?: ErrorCode })[ERROR_CODE] = code;
   if (res.headersSent) {
     // Too late for a status: cut the connection so the client sees a truncated response, never a complete one.
     res.destroy();

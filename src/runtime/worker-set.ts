@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { BoundAddress } from '../proxy/gateway.ts';
 import { serveRateLimitTakes } from '../resilience/rate-limit/cluster-store.ts';
 import { LocalRateLimitStore } from '../resilience/rate-limit/local-store.ts';
-import type { ToPrimary, ToWorker, WorkerReport } from './cluster-messages.ts';
+import type { TelemetryAsk, ToPrimary, ToWorker, WorkerReport } from './cluster-messages.ts';
 import type { Applier } from './control-plane.ts';
 import { SharedPorts } from './shared-ports.ts';
 import { mergeWorkerViews } from './upstream-views.ts';
@@ -23,6 +23,7 @@ const QUICK_CRASH_MS = 5_000;
 
 interface WorkerState {
   readonly worker: Worker;
+  readonly slot: number;
   readonly forkedAt: number;
   /** The worker listens for messages (it sent 'ready'). */
   ready: boolean;
@@ -68,9 +69,19 @@ export class WorkerSet implements Applier {
     this.#started = true;
   }
 
+  /** The lowest slot (1…N) no live worker holds: a replacement takes its predecessor's. */
+  #freeSlot(): number {
+    const taken = new Set([...this.#states.values()].map((s) => s.slot));
+    let slot = 1;
+    while (taken.has(slot)) slot++;
+    return slot;
+  }
+
   #fork(): Promise<void> {
-    const worker = cluster.fork({ SLUICE_WORKER: '1' });
-    const state: WorkerState = { worker, forkedAt: Date.now(), ready: false, version: undefined, listeners: [] };
+    const slot = this.#freeSlot();
+    // The slot names what a worker writes on its own, e.g. its access-log file (access-w2.log).
+    const worker = cluster.fork({ SLUICE_WORKER: '1', SLUICE_WORKER_SLOT: String(slot) });
+    const state: WorkerState = { worker, slot, forkedAt: Date.now(), ready: false, version: undefined, listeners: [] };
     this.#states.set(worker.id, state);
     // Without a listener, an IPC error (a message sent as the worker dies) would end the primary.
     worker.on('error', (err: Error) => this.#log.warn({ worker: worker.process.pid, err: err.message }, 'worker IPC error'));
@@ -186,21 +197,38 @@ export class WorkerSet implements Applier {
     return mergeWorkerViews(views);
   }
 
+  /** Every ready worker's answer to a telemetry question; workers that do not answer in time are left out. */
+  async telemetry(ask: TelemetryAsk): Promise<unknown[]> {
+    const states = [...this.#states.values()].filter((s) => s.ready && s.worker.isConnected());
+    const answers = await Promise.all(states.map((s) => this.#ask(s.worker, (seq) => ({ type: 'telemetry', seq, ask }), 'telemetry')));
+    return answers.flatMap((a) => ('error' in a ? [] : [a.answer]));
+  }
+
   #report(worker: Worker): Promise<WorkerReport | { pid: number; error: string }> {
+    return this.#ask(worker, (seq) => ({ type: 'report', seq }), 'report');
+  }
+
+  /** One question to one worker, paired with its answer by seq; a missing answer becomes an error entry. */
+  #ask<K extends 'report' | 'telemetry'>(
+    worker: Worker,
+    question: (seq: number) => ToWorker,
+    type: K,
+  ): Promise<Extract<ToPrimary, { type: K }> | { pid: number; error: string }> {
     const seq = ++this.#seq;
     const pid = worker.process.pid ?? 0;
+    type Answer = Extract<ToPrimary, { type: K }> | { pid: number; error: string };
     return new Promise((resolve) => {
       const timer = setTimeout(() => done({ pid, error: `no answer within ${REPORT_TIMEOUT_MS} ms` }), REPORT_TIMEOUT_MS);
       const onMessage = (message: ToPrimary) => {
-        if (message.type === 'report' && message.seq === seq) done(message);
+        if (message.type === type && 'seq' in message && message.seq === seq) done(message as Extract<ToPrimary, { type: K }>);
       };
-      const done = (view: WorkerReport | { pid: number; error: string }) => {
+      const done = (answer: Answer) => {
         clearTimeout(timer);
         worker.off('message', onMessage);
-        resolve(view);
+        resolve(answer);
       };
       worker.on('message', onMessage);
-      worker.send({ type: 'report', seq } satisfies ToWorker, undefined, undefined, (err) => {
+      worker.send(question(seq), undefined, undefined, (err) => {
         if (err) done({ pid, error: 'the worker is gone' });
       });
     });
