@@ -1,12 +1,74 @@
-// The admin listener (default 127.0.0.1:9901): liveness, readiness, the running config and reload.
+// The admin listener (default 127.0.0.1:9901): liveness, readiness, the config and its versions, resources,
+// reload. Auth (auth.ts) runs before anything else; writes are audited (config-routes.ts).
 import http from 'node:http';
+import type { Logger } from '../observability/logger.ts';
+import { AdminAuth } from './auth.ts';
+import { configRoutes } from './config-routes.ts';
 import type { AdminControl } from './control.ts';
-import { redact } from './redact.ts';
+import { handleObservability } from './observability-routes.ts';
+import { resourceRoutes } from './resource-routes.ts';
+import { fail, json } from './respond.ts';
+import { AdminRouter, type AdminContext, type AdminRoutes } from './router.ts';
+import type { TelemetryView } from './telemetry-view.ts';
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+/** Extra entries merged into the table (e.g. observability's), and who may call. */
+export interface AdminServerOptions {
+  /** Tokens and the loopback rule; the default has no token (loopback callers only). */
+  auth?: AdminAuth;
+  extraRoutes?: AdminRoutes;
+  log?: Logger;
+}
 
-export function createAdminServer(control: AdminControl): http.Server {
-  const routes: Record<string, Record<string, Handler>> = {
+/**
+ * The admin HTTP server over one routes table: path (with `:param` segments) → method → handler.
+ *
+ * @example
+ * const server = createAdminServer(control, telemetry, { auth, extraRoutes: { '/api/v1/things/:id': { GET: showThing } } });
+ */
+export function createAdminServer(control: AdminControl, telemetry?: TelemetryView, options: AdminServerOptions = {}): http.Server {
+  const auth = options.auth ?? new AdminAuth({});
+  const router = new AdminRouter(routeTable(control, options.extraRoutes));
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    const allowed = auth.check(req, path);
+    if (!allowed.ok) {
+      req.resume();
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        void control.audit({ time: new Date().toISOString(), actor: 'anonymous', action: `${req.method} ${path}`, result: 'unauthorized', status: allowed.code === 'unauthorized' ? 401 : 403, remote: req.socket.remoteAddress ?? '' });
+      }
+      // RFC 6750 §3: a 401 names the scheme it wants.
+      return fail(res, allowed.code, allowed.message, {}, allowed.code === 'unauthorized' ? { 'www-authenticate': 'Bearer realm="sluice-admin"' } : {});
+    }
+    if (telemetry !== undefined && handleObservability(telemetry, req, res, path, json)) return void req.resume();
+    const found = router.match(path);
+    if (!found) {
+      req.resume();
+      return fail(res, 'not_found', `${path} is not an admin endpoint`);
+    }
+    const { methods } = found;
+    // RFC 9110 §9.3.2: HEAD is GET without the body.
+    const handler = methods[req.method!] ?? (req.method === 'HEAD' ? methods.GET : undefined);
+    if (!handler) {
+      req.resume();
+      // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+      const allow = Object.keys(methods).concat('GET' in methods ? ['HEAD'] : []).join(', ');
+      res.setHeader('allow', allow);
+      return fail(res, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow}`);
+    }
+    const ctx: AdminContext = { params: found.params, query: url.searchParams, tokenName: allowed.tokenName };
+    Promise.resolve(handler(req, res, ctx))
+      .catch((err: unknown) => {
+        options.log?.error({ err, path, method: req.method }, 'admin API handler failed');
+        fail(res, 'internal_error', String(err));
+      })
+      // A handler that did not read the body leaves it to be drained, so the connection stays usable.
+      .finally(() => req.resume());
+  });
+}
+
+function routeTable(control: AdminControl, extraRoutes: AdminRoutes = {}): AdminRoutes {
+  return {
     '/healthz': { GET: (_req, res) => json(res, 200, { status: 'ok' }) },
     '/readyz': {
       GET: (_req, res) => {
@@ -14,47 +76,14 @@ export function createAdminServer(control: AdminControl): http.Server {
         json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', ...detail });
       },
     },
-    '/api/v1/config': {
-      GET: (_req, res) => {
-        const current = control.currentConfig();
-        if (!current) return json(res, 503, apiError('not_ready', 'no config loaded yet'));
-        json(res, 200, { version: current.version, loadedAt: current.loadedAt, config: redact(current.config) });
-      },
-    },
-    '/api/v1/upstreams': {
-      GET: async (_req, res) => json(res, 200, await control.upstreams()),
-    },
-    '/api/v1/reload': {
-      POST: async (_req, res) => {
-        const result = await control.reload('admin api');
-        if (result.ok) json(res, 200, result);
-        else json(res, 422, { ...apiError('invalid_config', 'the new config was rejected; the previous one keeps serving'), errors: result.errors });
-      },
-    },
+    ...configRoutes(control),
+    ...resourceRoutes(control),
+    ...extraRoutes,
   };
-  return http.createServer((req, res) => {
-    req.resume();
-    const path = (req.url ?? '/').split('?')[0]!;
-    const methods = routes[path];
-    if (!methods) return json(res, 404, apiError('not_found', `${path} is not an admin endpoint`));
-    // RFC 9110 §9.3.2: HEAD is GET without the body.
-    const handler = methods[req.method!] ?? (req.method === 'HEAD' ? methods.GET : undefined);
-    if (!handler) {
-      // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
-      const allow = Object.keys(methods).concat('GET' in methods ? ['HEAD'] : []).join(', ');
-      res.setHeader('allow', allow);
-      return json(res, 405, apiError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow}`));
-    }
-    Promise.resolve(handler(req, res)).catch((err: unknown) => json(res, 500, apiError('internal_error', String(err))));
-  });
 }
 
-function apiError(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
-}
-
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(res.req.method === 'HEAD' ? undefined : text);
+/** Every path pattern of the table with its methods (the OpenAPI drift test reads this). */
+export function adminRouteTable(control: AdminControl, extraRoutes: AdminRoutes = {}): Array<{ path: string; methods: string[] }> {
+  const table = routeTable(control, extraRoutes);
+  return new AdminRouter(table).patterns().map((path) => ({ path, methods: Object.keys(table[path]!) }));
 }

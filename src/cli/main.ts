@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { StartupError } from '../runtime/errors.ts';
+import { CliError } from './admin-client.ts';
+import { addControlCommands } from './control-commands.ts';
 
 // The config loader (zod, yaml) and the runtime (undici, pino) are imported by the commands that use them:
 // `sluice version` and `--help` answer in a few dozen milliseconds instead of most of a second.
@@ -26,7 +28,9 @@ export function buildProgram(): Command {
     .description('Sluice: an API gateway — reverse proxy, routing, load balancing and hot reload, configured in YAML.')
     .version(pkg.version, '-v, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    // Root options only before a command: `sluice config get --version` must not print Sluice's version.
+    .enablePositionalOptions();
 
   program
     .command('start')
@@ -60,6 +64,34 @@ export function buildProgram(): Command {
     .description('print the Sluice and Node.js versions')
     .action(() => {
       process.stdout.write(`sluice ${pkg.version} (node ${process.version})\n`);
+    });
+
+  addControlCommands(program);
+
+  program
+    .command('completion')
+    .description('print the shell completion script: source <(sluice completion bash), or zsh, or sluice completion fish | source')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(async (shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new CliError(`no completion for "${shell}": use bash, zsh or fish`, 1);
+      process.stdout.write((await import('./completion.ts')).completionScript(shell));
+    });
+
+  // Called by the completion scripts with the words typed so far; prints candidates, one per line, and nothing
+  // else, ever (errors included): a TAB must not print noise.
+  program
+    .command('__complete', { hidden: true })
+    .argument('[words...]')
+    .allowUnknownOption()
+    .passThroughOptions()
+    .helpOption(false)
+    .action(async (words: string[]) => {
+      try {
+        const candidates = await (await import('./completion.ts')).complete(buildProgram(), words);
+        if (candidates.length > 0) process.stdout.write(candidates.join('\n') + '\n');
+      } catch {
+        // silent by design
+      }
     });
 
   return program;
@@ -108,6 +140,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 1)).parseAsync(argv);
   } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`sluice: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
     process.stderr.write(`sluice: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(2);
   }

@@ -3,8 +3,10 @@
 // rename it over), and Kubernetes swaps a `..data` symlink beside a ConfigMap's files, so the directory is
 // watched, not the file: a watch on the file itself would follow the old inode and go deaf after the first save.
 import { lstatSync, watch, type FSWatcher } from 'node:fs';
+import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { loadConfigFile, type LoadResult } from '../config/load.ts';
+import { TEMP_PREFIX, writeFileAtomic } from './atomic-write.ts';
 
 export interface WatchOptions {
   /** Quiet time after the last event before onChange runs: a save is several events (truncate, write, rename). */
@@ -22,6 +24,31 @@ export class ConfigFile {
 
   load(): Promise<LoadResult> {
     return loadConfigFile(this.path);
+  }
+
+  /**
+   * Replaces the file's content atomically (a config written through the admin API), keeping its mode. A
+   * symlinked file is written where the link points, so the link survives.
+   */
+  async write(text: string): Promise<void> {
+    let target = this.path;
+    let mode = 0o644;
+    try {
+      target = await realpath(this.path);
+      mode = (await stat(target)).mode & 0o777;
+    } catch {
+      // a file that does not exist yet
+    }
+    await writeFileAtomic(target, text, mode);
+  }
+
+  /** Removes the temp files of a write() that a crash interrupted; returns their names. */
+  async removeLeftovers(): Promise<string[]> {
+    const prefix = `${TEMP_PREFIX}${basename(this.path)}-`;
+    const dir = dirname(this.path);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
+    for (const name of names) await rm(resolve(dir, name), { force: true });
+    return names;
   }
 
   /**

@@ -1,0 +1,59 @@
+// The config store's contract: a numbered, append-only history of applied configs. The embedded default keeps it
+// in files (file-version-store.ts); a distributed store (etcd) implements the same interface, and both run the
+// same test cases (store-cases.ts).
+import { createHash } from 'node:crypto';
+
+/** What made a version: a write through the admin API, a rollback, or the config file (an edit, a start). */
+export type VersionSource = 'api' | 'rollback' | 'file';
+
+export interface VersionMeta {
+  /** 1, 2, 3…: never reused, even after older versions are pruned. */
+  version: number;
+  /** ISO 8601. */
+  createdAt: string;
+  /** The admin token's name, the X-Sluice-Author header, or "file". */
+  author: string;
+  message: string;
+  source: VersionSource;
+  /** For a rollback: the version whose content this one repeats. */
+  rollbackOf?: number;
+  /** SHA-256 of `text` (hex): detects a damaged file, and lets callers compare versions cheaply. */
+  sha256: string;
+}
+
+export interface ConfigVersion extends VersionMeta {
+  /** The YAML exactly as applied (and written to the config file). */
+  text: string;
+}
+
+export type NewVersion = Pick<ConfigVersion, 'text' | 'author' | 'message' | 'source'> & { rollbackOf?: number };
+
+/** The newest version is not the one a compare-and-swap write expected. */
+export class VersionConflictError extends Error {
+  readonly code = 'version_conflict';
+  readonly current: number;
+  constructor(expected: number, current: number) {
+    super(`expected version ${expected} to be the newest, but it is ${current}`);
+    this.current = current;
+  }
+}
+
+export interface ConfigStore {
+  /** Where the store lives, for logs and errors. */
+  readonly location: string;
+  /** The newest version, or undefined for an empty store. */
+  latest(): Promise<ConfigVersion | undefined>;
+  /** Every kept version, oldest first, without the text. */
+  list(): Promise<VersionMeta[]>;
+  get(version: number): Promise<ConfigVersion | undefined>;
+  /**
+   * Appends a version numbered one past the newest. With `expected`, only if the newest is still that version
+   * (0: the store is empty); otherwise VersionConflictError. Resolves once the version is durable.
+   */
+  commit(entry: NewVersion, expected?: number): Promise<ConfigVersion>;
+  close(): Promise<void>;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
