@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { addressesOverlap, parseListenAddress } from './address.ts';
 import type { ListenAddress } from './address.ts';
+import { sha256Credential } from './consumers-schema.ts';
 import { suggestion } from './did-you-mean.ts';
 import { formatPath } from './problem.ts';
 import type { ConfigPath, ConfigProblem } from './problem.ts';
@@ -36,6 +37,8 @@ export function crossCheck(config: unknown, lineOf: LineOf = () => undefined): C
     ...upstreamTargets(root, where),
     ...routeReferences(root),
     ...routeRateLimits(root),
+    ...pluginRateLimitStores(root),
+    ...consumers(root, where),
     ...routePaths(root),
     ...trustedProxies(root),
   ];
@@ -159,6 +162,49 @@ function routeRateLimits(root: Record<string, unknown>): ConfigProblem[] {
         problems.push({ path: [...path, 'store'], message: 'store: redis needs server.rateLimit.redis (e.g. { url: redis://127.0.0.1:6379 })' });
       }
     }
+  });
+  return problems;
+}
+
+/** A rate-limit plugin at the top level or on an upstream with store: redis needs a Redis too. */
+function pluginRateLimitStores(root: Record<string, unknown>): ConfigProblem[] {
+  if (asMap(asMap(asMap(root.server)?.rateLimit)?.redis)) return [];
+  const lists: { path: ConfigPath; list: unknown[] }[] = [{ path: ['plugins'], list: asList(root.plugins) }];
+  asList(root.upstreams).forEach((u, i) => lists.push({ path: ['upstreams', i, 'plugins'], list: asList(asMap(u)?.plugins) }));
+  const problems: ConfigProblem[] = [];
+  for (const { path, list } of lists) {
+    list.forEach((plugin, j) => {
+      if (asMap(asMap(plugin)?.['rate-limit'])?.store === 'redis') {
+        problems.push({ path: [...path, j, 'rate-limit', 'store'], message: 'store: redis needs server.rateLimit.redis (e.g. { url: redis://127.0.0.1:6379 })' });
+      }
+    });
+  }
+  return problems;
+}
+
+/** Consumer ids, API keys and basic-auth user names each identify one consumer. */
+function consumers(root: Record<string, unknown>, where: (p: ConfigPath) => string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const ids = new Map<string, ConfigPath>();
+  const keys = new Map<string, ConfigPath>();
+  const users = new Map<string, ConfigPath>();
+  const claim = (seen: Map<string, ConfigPath>, value: string, path: ConfigPath, what: string) => {
+    const first = seen.get(value);
+    if (first === undefined) seen.set(value, path);
+    else problems.push({ path, message: `${what} (first at ${where(first)})` });
+  };
+  asList(root.consumers).forEach((item, i) => {
+    const consumer = asMap(item);
+    if (!consumer) return;
+    if (typeof consumer.id === 'string') claim(ids, consumer.id, ['consumers', i, 'id'], `duplicate consumer id "${consumer.id}"`);
+    asList(consumer.keys).forEach((k, j) => {
+      const key = asMap(k);
+      const hash = typeof key?.key === 'string' ? sha256Credential(key.key) : typeof key?.keyHash === 'string' ? key.keyHash.toLowerCase() : undefined;
+      // The message never repeats the key: config errors are logged.
+      if (hash !== undefined) claim(keys, hash, ['consumers', i, 'keys', j], 'this API key is already given to another consumer entry');
+    });
+    const username = asMap(consumer.basicAuth)?.username;
+    if (typeof username === 'string') claim(users, username, ['consumers', i, 'basicAuth', 'username'], `duplicate basic-auth username "${username}"`);
   });
   return problems;
 }

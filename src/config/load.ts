@@ -1,8 +1,10 @@
 // Loads a config file: YAML with positions → schema validation → cross-checks → one sorted list of errors, or a
 // frozen config. Every error says where (file:line:column and path) and what to do.
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { crossCheck } from './cross-check.ts';
 import { deepFreeze } from './freeze.ts';
+import { fillPluginBase } from './plugins-schema.ts';
 import { formatPath } from './problem.ts';
 import type { ConfigProblem } from './problem.ts';
 import { configSchema } from './schema.ts';
@@ -58,6 +60,7 @@ export function parseConfig(text: string, file: string): LoadResult {
     const errors = problems.map((p) => ({ file, ...source.positionOf(p.path, p.key), path: formatPath(p.path), message: p.message }));
     return { ok: false, errors: sorted(errors) };
   }
+  fillPluginBase(parsed.data, dirname(resolve(file)));
   return { ok: true, config: deepFreeze(parsed.data), text };
 }
 

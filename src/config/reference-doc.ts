@@ -110,9 +110,13 @@ interface Row {
 /** docs/config.md in full. */
 export function renderConfigDoc(): string {
   const schema = configJsonSchema({ forDocs: true });
+  shared = sharedDefinitions(schema);
   const sections: string[] = [];
-  for (const [name, field] of Object.entries(properties(schema))) {
+  for (const [name, section] of Object.entries(properties(schema))) {
     const rows: Row[] = [];
+    // A shared definition is documented in full under the top-level section that lists it, referred to elsewhere.
+    const ref = asSchema(section.items)?.$ref;
+    const field = typeof ref === 'string' && shared.home.get(ref) === name ? { ...section, items: shared.defs.get(ref) } : section;
     collectRows(field, name, isRequired(schema, name), rows);
     const about = typeof field.description === 'string' ? `${escapeText(field.description)}\n\n` : '';
     sections.push(`### ${name}\n\n${about}${table(rows)}`);
@@ -127,6 +131,19 @@ Every field, with its type, its default (what applies when the field is left out
 path means "each entry of the list"; \`<name>\` stands for a key you choose.
 
 ${sections.join('\n')}`;
+}
+
+/** The schema's $defs by reference, and the top-level section each is documented under. */
+let shared: { defs: Map<string, JsonSchema>; home: Map<string, string> } = { defs: new Map(), home: new Map() };
+
+function sharedDefinitions(schema: JsonSchema): typeof shared {
+  const defs = new Map(Object.entries((schema.$defs ?? {}) as Record<string, JsonSchema>).map(([id, def]) => [`#/$defs/${id}`, def]));
+  const home = new Map<string, string>();
+  for (const [name, field] of Object.entries(properties(schema))) {
+    const ref = asSchema(field.items)?.$ref;
+    if (typeof ref === 'string' && !home.has(ref)) home.set(ref, name);
+  }
+  return { defs, home };
 }
 
 function collectRows(field: JsonSchema, path: string, required: boolean, rows: Row[]): void {
@@ -162,6 +179,10 @@ function collectFields(field: JsonSchema, path: string, requiredApplies: boolean
 }
 
 function typeOf(field: JsonSchema): string {
+  if (typeof field.$ref === 'string') {
+    const home = shared.home.get(field.$ref);
+    return home === undefined ? 'map' : `entries as in [\`${home}[]\`](#${home})`;
+  }
   const unit = field[UNIT_KEYWORD];
   if (unit === 'duration' || unit === 'size') return `[${unit}](#units)`;
   if (Array.isArray(field.enum)) return `one of ${field.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
@@ -180,6 +201,8 @@ function typeOf(field: JsonSchema): string {
       return `${field.type === 'integer' ? 'integer' : 'number'}${range(field.minimum, field.maximum)}`;
     case 'boolean':
       return 'boolean';
+    case 'null':
+      return 'empty';
     case 'array': {
       const items = asSchema(field.items);
       const itemType = items === undefined ? '' : typeOf(items);

@@ -1,7 +1,9 @@
 // The one source of truth for Sluice's configuration: the TypeScript types (z.infer), the validator and
 // schema/sluice.schema.json (scripts/gen-schema.ts) all come from here. Descriptions become the docs.
 import { z } from 'zod';
+import { consumersSchema } from './consumers-schema.ts';
 import { pluginsSchema } from './plugins-schema.ts';
+import { observabilitySchema, samplerSchema } from './observability-schema.ts';
 import {
   healthCheckExtraFields,
   rateLimitSchema,
@@ -89,6 +91,7 @@ const upstream = z.strictObject({
   tls: upstreamTls.prefault({}).describe('TLS settings for https:// targets; certificates are verified by default.'),
   healthCheck: healthCheck.optional().describe('Active health checking of every target.'),
   ...upstreamResilienceFields,
+  plugins: pluginsSchema.optional().describe('Plugins run for every request sent to this upstream, after the global and the route\'s ones (docs/plugins.md).'),
 });
 
 const stringMatch = z.union([
@@ -167,7 +170,11 @@ const route = z
     retries: retries.optional().describe('Retries of failed attempts, with backoff and a retry budget; bodies up to bufferBody are replayed.'),
     ...routeResilienceFields,
     rateLimit: rateLimitSchema.optional(),
-    plugins: pluginsSchema.optional(),
+    plugins: pluginsSchema.optional().describe('Plugins run for this route, after the global ones and before its upstream\'s (docs/plugins.md). rateLimit is a rate-limit plugin at the end of this list.'),
+    tracing: z
+      .strictObject({ sampler: samplerSchema })
+      .optional()
+      .describe('This route\'s own trace sampling, e.g. { sampler: always } for a route worth every trace (default: observability.tracing.sampler).'),
   })
   .superRefine((r, ctx) => {
     // Reported as the missing field it usually is, so `upstrem: x` reads as one typo, not two mistakes.
@@ -186,6 +193,22 @@ const server = z.strictObject({
 
 const admin = z.strictObject({
   address: ADDRESS.default('127.0.0.1:9901'),
+  tokenFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'File of admin API bearer tokens, one "name: token" per line (# comments; the name becomes the author of the versions it writes); relative to the config file. SLUICE_ADMIN_TOKEN adds one token named "admin". Without any token the admin API must listen on loopback. Read again when the file changes; the path itself takes effect at the next start.',
+    ),
+});
+
+const store = z.strictObject({
+  dir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Directory of the embedded config store: every applied config version and the audit log (default: .sluice/<config file name>/ beside the config file; relative to the config file). Takes effect at the next start.'),
+  maxVersions: z.number().int().min(10).max(100_000).default(1000).describe('Versions kept on disk; older ones are removed (the audit log keeps their record).'),
 });
 
 export const configSchema = z
@@ -195,6 +218,10 @@ export const configSchema = z
     routes: z.array(route).default([]).describe('Rules that match requests to upstreams; the most specific wins.'),
     server: server.prefault({}).describe('Settings of the proxy as a whole.'),
     admin: admin.prefault({}).describe('The admin listener: /healthz, /readyz, /api/v1/…'),
+    store: store.prefault({}).describe('Where applied config versions are kept (the embedded store: files on local disk).'),
+    observability: observabilitySchema.prefault({}),
+    plugins: pluginsSchema.optional().describe('Plugins run for every routed request, before the route\'s and the upstream\'s own (docs/plugins.md).'),
+    consumers: consumersSchema,
   })
   .meta({ title: 'Sluice configuration', description: 'Configuration of the Sluice API gateway.' });
 

@@ -89,6 +89,22 @@ export const ERRORS = {
     status: 504, source: 'upstream', message: 'The upstream did not respond in time.',
     hint: 'Exceeded routes[].responseTimeout (time to response headers) or routes[].timeout (total).',
   },
+  unauthorized: {
+    status: 401, source: 'downstream', message: 'Authentication is required.',
+    hint: 'An authentication plugin (jwt, key-auth, basic-auth) found no valid credentials: missing, unknown, expired or badly signed. WWW-Authenticate says which scheme; the debug log says why, never with the credential.',
+  },
+  forbidden: {
+    status: 403, source: 'downstream', message: 'This request is not allowed.',
+    hint: 'Refused by acl (the consumer is not in an allowed group, or in a denied one), ip-restriction (the client address) or jwt (missing scopes: WWW-Authenticate says insufficient_scope).',
+  },
+  cors_rejected: {
+    status: 403, source: 'downstream', message: 'This cross-origin request is not allowed.',
+    hint: 'A CORS preflight asked for an origin, method or header the cors plugin does not allow.',
+  },
+  plugin_error: {
+    status: 500, source: 'gateway', message: 'A plugin failed to handle this request.',
+    hint: 'A plugin threw (or returned without calling next() or answering). The error log line with this request id names the plugin and has the stack trace; other requests are unaffected.',
+  },
   internal_error: {
     status: 500, source: 'gateway', message: 'The gateway failed to handle this request.',
     hint: 'A bug in Sluice: the log line with this request id has the stack trace.',

@@ -5,7 +5,7 @@
 // after a backoff, on another target; failures become catalogue errors at one boundary. This object is the undici
 // dispatch handler itself, so a request allocates one of these and nothing else per attempt.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from '../snapshot/snapshot.ts';
 import type { AttemptResult } from '../upstream/resilience.ts';
@@ -19,6 +19,8 @@ import { sendError } from './send-error.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { AttemptFailure } from '../snapshot/retry-policy.ts';
+import type { RequestObservation } from './observe-request.ts';
+import type { RequestContext } from '../plugins/context.ts';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -29,7 +31,7 @@ export interface UpstreamDispatchOptions extends Dispatcher.DispatchOptions {
 
 /** Abort reasons Sluice gives undici, told apart by code when they come back through onResponseError. */
 class ExchangeAbort extends Error {
-  readonly code: 'retry' | 'total_timeout' | 'client_gone' | 'payload_too_large';
+  readonly code: 'retry' | 'total_timeout' | 'client_gone' | 'payload_too_large' | 'plugin_error';
   constructor(code: ExchangeAbort['code']) {
     super(code);
     this.code = code;
@@ -54,6 +56,12 @@ export interface ExchangeRequest {
   responseHeaders: Record<string, string> | undefined;
   /** Released when the exchange ends (the request held it so a reload cannot dispose it mid-flight). */
   snapshot: { release(): void };
+  /** The request's logging-phase record and telemetry; undefined when metrics, tracing and logs are all off. */
+  observation: RequestObservation | undefined;
+  /** Where the traceparent value sits in `headers` (each attempt names its own span), or -1 when not traced. */
+  traceparentAt: number;
+  /** The plugin phase's context: its response hooks see the head; undefined on routes without plugins. */
+  plugins: RequestContext | undefined;
 }
 
 export class Exchange implements Dispatcher.DispatchHandler {
@@ -83,6 +91,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #attemptStart = 0;
   /** Time from dispatch to the response head of the answer relayed, ms; -1 without one. */
   #headMs = -1;
+  /** Where the body goes when a plugin transforms it (the transform pipes into the response); else the response. */
+  #out: Writable | undefined;
 
   constructor(x: ExchangeRequest) {
     this.#x = x;
@@ -156,6 +166,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#upstreamTarget = target;
     target.inFlight++;
     this.#result = undefined;
+    const observation = this.#x.observation;
+    if (observation !== undefined) this.#observeAttempt(observation, target);
     if (upstream.resilience?.limiter !== undefined) this.#attemptStart = performance.now(); // only the limiter needs latency
     const options: UpstreamDispatchOptions = {
       path: this.#x.target,
@@ -171,6 +183,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     } catch (err) {
       this.onResponseError(undefined, err as Error);
     }
+  }
+
+  /** An attempt starts: its client span, and the traceparent that names it. */
+  #observeAttempt(observation: RequestObservation, target: UpstreamTarget): void {
+    const attempt = this.#retriesDone;
+    if (attempt === 0) {
+      observation.upstream = this.#x.upstream.name;
+      observation.upstreamStart = performance.now();
+    } else if (this.#x.traceparentAt >= 0) {
+      this.#x.headers[this.#x.traceparentAt] = observation.telemetry.upstreamTraceHeaders(attempt)[0]![1];
+    }
+    observation.target = target.id;
+    observation.attempts = attempt + 1;
+    observation.telemetry.attemptStart(attempt, target.id);
   }
 
   /** The Host header depends on the target only when the route asks for the target's authority. */
@@ -211,7 +237,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       controller.abort(new ExchangeAbort('retry'));
       return;
     }
-    const { res, route } = this.#x;
+    const { res, route, observation } = this.#x;
+    if (observation !== undefined) observation.firstByte = performance.now();
     stripHopByHop(headers);
     // RFC 9110 §8.6: no Content-Length in a 204 (304 may keep it: it describes the selected representation).
     if (statusCode === 204) delete headers['content-length'];
@@ -219,19 +246,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const extra = this.#x.responseHeaders;
     if (extra !== undefined) for (const name in extra) headers[name] = extra[name];
     headers[this.#x.requestIdHeader] ??= this.#x.requestId;
+    const plugins = this.#x.plugins;
+    if (plugins !== undefined) {
+      const status = plugins.onUpstreamResponse(statusCode, headers);
+      if (status < 0) return controller.abort(new ExchangeAbort('plugin_error'));
+      if (status !== statusCode) statusMessage = undefined;
+      statusCode = status;
+      this.#out = plugins.responseSink;
+    }
     // An upstream may send no reason phrase; node:http then writes the standard one.
     res.writeHead(statusCode, statusMessage || undefined, headers);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    const res = this.#x.res;
-    if (!res.write(chunk)) {
+    const { res, observation } = this.#x;
+    if (observation !== undefined) observation.bytesOut += chunk.length;
+    const out = this.#out ?? res;
+    if (!out.write(chunk)) {
       controller.pause();
       // One listener for the exchange's life, added on the first pause only: most responses never pause, and a
       // listener per pause would allocate a closure (and a once-wrapper) every time the client falls behind.
       if (this.#onDrain === undefined) {
         this.#onDrain = () => this.#controller?.resume();
-        res.on('drain', this.#onDrain);
+        out.on('drain', this.#onDrain);
       }
     }
   }
@@ -246,7 +283,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       break;
     }
     this.#finish();
-    res.end();
+    // A transformed body ends the response itself, once the transform has flushed (plugins/context.ts).
+    if (this.#out !== undefined) this.#out.end();
+    else res.end();
   }
 
   onResponseError(_controller: Controller | undefined, err: Error): void {
@@ -254,7 +293,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (err instanceof ExchangeAbort) {
       // A total timeout is the upstream's slowness; the other aborts are ours and say nothing about it.
       if (err.code === 'total_timeout') this.#result ??= 'gateway-error';
-      this.#endAttempt();
+      this.#endAttempt(err.code === 'total_timeout' ? 'upstream_timeout' : err.code === 'retry' ? undefined : err.code);
       if (err.code === 'retry') return this.#retry(failed);
       if (err.code === 'client_gone') return this.#finish();
       if (err.code === 'total_timeout') return this.#fail('upstream_timeout');
@@ -263,7 +302,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { code, failure } = classifyUpstreamError(err);
     // A failure after the head keeps the head's status: the attempt was answered. An unbuildable request is ours.
     if (failure !== 'invalid-request') this.#result ??= 'gateway-error';
-    this.#endAttempt();
+    this.#endAttempt(code);
     if (this.#triesLeft > 0 && !this.#x.res.headersSent && this.#retries(failure) && this.#takeRetrySlot()) return this.#retry(failed);
     this.#fail(code);
   }
@@ -298,13 +337,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }, delay);
   }
 
-  /** One attempt ended: its target's load drops, and outlier detection and the target's breaker learn the result. */
-  #endAttempt(): void {
+  /**
+   * One attempt ended: its target's load drops, outlier detection and the target's breaker learn the result, and
+   * its client span ends (errorType: the catalogue code of a failure).
+   */
+  #endAttempt(errorType?: string): void {
     const target = this.#upstreamTarget;
     if (target === undefined) return;
     target.inFlight--;
     this.#upstreamTarget = undefined;
-    this.#x.upstream.resilience?.onAttemptEnd(target, this.#result);
+    const result = this.#result;
+    this.#x.upstream.resilience?.onAttemptEnd(target, result);
+    this.#x.observation?.telemetry.attemptEnd(this.#retriesDone, typeof result === 'number' ? result : undefined, errorType);
   }
 
   #fail(code: ErrorCode, headers?: Record<string, string>): void {

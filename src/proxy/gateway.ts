@@ -4,7 +4,12 @@
 // the running config untouched.
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { pino } from 'pino';
 import type { ListenerConfig, SluiceConfig } from '../config/schema.ts';
+import { createObservability, type Observability, type ObservabilityConfig, type ObservabilityOptions } from '../observability/index.ts';
+import type { Logger } from '../observability/logger.ts';
+import { PluginMetricsRegistry } from '../plugins/metrics.ts';
+import { PluginRegistry } from '../plugins/registry.ts';
 import type { Outage } from '../resilience/outage.ts';
 import { PolicyRegistry } from '../snapshot/policy-registry.ts';
 import { Snapshot } from '../snapshot/snapshot.ts';
@@ -38,6 +43,15 @@ export interface BoundAddress {
 export interface GatewayOptions extends RegistryEvents {
   onOutage?: (outage: Outage) => void;
   localRateLimit?: 'process' | 'cluster';
+  /**
+   * This process's metrics, tracing and access log, created by the runtime from the config it started with (the
+   * caller closes it). Without one the gateway makes its own from the first config applied, and closes it.
+   */
+  observability?: Observability;
+  /** For the observability the gateway makes itself (a cluster worker's: its slot, sink error reports). */
+  observabilityOptions?: ObservabilityOptions;
+  /** Sluice's own log; plugins log through children of it (default: nothing is logged). */
+  log?: Logger;
 }
 
 /** The process's own load protection, for the admin API. */
@@ -57,6 +71,8 @@ const IDLE_POLL_MS = 50;
 export class Gateway implements SnapshotSource {
   readonly registry: UpstreamRegistry;
   readonly policies: PolicyRegistry;
+  /** Plugin instances, kept across reloads while their settings stay the same. */
+  readonly plugins: PluginRegistry;
   #current: Snapshot | undefined;
   #listeners = new Map<string, BoundListener>();
   #retiring = new Set<Promise<void>>();
@@ -65,10 +81,29 @@ export class Gateway implements SnapshotSource {
   /** Open client connections per listener server, to end keep-alive on the requests they carry when it closes. */
   #connections = new WeakMap<http.Server, Set<Socket>>();
   #droppedConnections = 0;
+  #observability: Observability | undefined;
+  readonly #ownsObservability: boolean;
+  readonly #observabilityOptions: ObservabilityOptions | undefined;
+  /** Targets whose health and circuit gauges are exported, by "upstream\0target", to drop those that left. */
+  #gaugedTargets = new Set<string>();
 
   constructor(options: GatewayOptions = {}) {
     this.registry = new UpstreamRegistry(options);
     this.policies = new PolicyRegistry({ localRateLimit: options.localRateLimit, onOutage: options.onOutage });
+    this.#observability = options.observability;
+    this.#ownsObservability = options.observability === undefined;
+    this.#observabilityOptions = options.observabilityOptions;
+    this.plugins = new PluginRegistry({
+      log: options.log ?? silentLogger(),
+      // Plugins make their metrics once this gateway's observability exists (apply() makes it first).
+      metrics: new PluginMetricsRegistry((family) => this.#observability?.metrics.registerFamily(family)),
+      services: { policies: this.policies },
+    });
+  }
+
+  /** Undefined until the first config is applied when the gateway makes its own. */
+  get observability(): Observability | undefined {
+    return this.#observability;
   }
 
   get current(): Snapshot {
@@ -82,10 +117,18 @@ export class Gateway implements SnapshotSource {
 
   /** Compiles, binds and swaps; throws (keeping the running config) when the new config cannot be provisioned. */
   async apply(config: SluiceConfig, version = this.version + 1): Promise<Snapshot> {
-    const next = new Snapshot(version, config, this.registry, this.policies);
+    this.#observability ??= createObservability(observabilityConfig(config), this.#observabilityOptions);
+    // Plugins first: loading modules and their init() are the parts most likely to fail, and cost nothing to undo.
+    const plugins = await this.plugins.provision(config, this.#observability.metrics);
+    let next: Snapshot;
+    try {
+      next = new Snapshot(version, config, this.registry, this.policies, this.#observability, plugins);
+    } catch (err) {
+      await plugins?.release();
+      throw err;
+    }
     let plan: ListenerPlan;
     try {
-      await this.policies.ready(next.rateLimitStores);
       plan = await this.#bindListeners(config.listeners);
     } catch (err) {
       await this.#dispose(next);
@@ -105,7 +148,36 @@ export class Gateway implements SnapshotSource {
       if (plan.listeners.get(name) !== bound) void this.#stopAccepting(bound.server);
     }
     if (previous) this.#retire(previous);
+    this.#observability.reconfigure(observabilityConfig(config));
+    this.#observability.metrics.setConfigVersion(version);
     return next;
+  }
+
+  /**
+   * Sets the gauges read from live upstream state — each target's health and circuit — just before a scrape, and
+   * drops those of targets that left. Reading state at scrape time keeps the request path free of this work.
+   */
+  refreshUpstreamGauges(): void {
+    const metrics = this.#observability?.metrics;
+    if (metrics === undefined) return;
+    const seen = new Set<string>();
+    for (const upstream of this.registry.report()) {
+      if (upstream.circuit !== undefined) {
+        metrics.setCircuitState(upstream.name, UPSTREAM_BREAKER, upstream.circuit.state);
+        seen.add(`${upstream.name}\0${UPSTREAM_BREAKER}`);
+      }
+      for (const t of upstream.targets) {
+        metrics.setTargetHealth(upstream.name, t.target, t.healthy);
+        if (t.circuit !== undefined) metrics.setCircuitState(upstream.name, t.target, t.circuit.state);
+        seen.add(`${upstream.name}\0${t.target}`);
+      }
+    }
+    for (const key of this.#gaugedTargets) {
+      if (seen.has(key)) continue;
+      const [upstream, target] = key.split('\0') as [string, string];
+      metrics.removeTarget(upstream, target);
+    }
+    this.#gaugedTargets = seen;
   }
 
   /**
@@ -163,7 +235,7 @@ export class Gateway implements SnapshotSource {
   async #dispose(snapshot: Snapshot): Promise<void> {
     await Promise.all([
       ...[...snapshot.upstreams.values()].map((u) => this.registry.release(u)),
-      ...snapshot.rateLimitStores.map((s) => this.policies.releaseStore(s)),
+      snapshot.plugins?.release(),
     ]);
   }
 
@@ -266,9 +338,25 @@ export class Gateway implements SnapshotSource {
       closeTunnels(server); // upgraded connections are invisible to node:http once spliced
     }
     await this.registry.destroy();
+    await this.plugins.close();
     await this.policies.close();
+    if (this.#ownsObservability) await this.#observability?.close();
   }
 }
+
+function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/** The target label of an upstream's own circuit breaker in sluice_upstream_circuit_state. */
+const UPSTREAM_BREAKER = '*';
+
+/** The observability section of a config, with each route's own sampler. */
+function observabilityConfig(config: SluiceConfig): ObservabilityConfig {
+  const samplers = new Map(config.routes.flatMap((r) => (r.tracing === undefined ? [] : [[r.name, r.tracing.sampler] as const])));
+  return { ...config.observability, routeSampler: samplers.size === 0 ? undefined : (name) => samplers.get(name) };
+}
+
 
 /**
  * The new server accepts on the old server's listening socket from now on (`server.listen(handle)` is node's

@@ -7,7 +7,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ListenerConfig } from '../config/schema.ts';
+import { RequestContext, type PluginHost } from '../plugins/context.ts';
 import { upstreamFor } from '../snapshot/route-policies.ts';
+import type { CompiledRoute } from '../snapshot/snapshot.ts';
+import type { UpstreamTarget } from '../upstream/target.ts';
 import { clientAddress, isTrusted, peerAddress } from './client-address.ts';
 import { forwardHeaders } from './forward-headers.ts';
 import type { UpstreamDispatchOptions } from './exchange.ts';
@@ -74,90 +77,127 @@ export function createUpgradeHandler(source: SnapshotSource, listener: ListenerC
 
     const headers = forwardHeaders(req, route, upstreamPick.authority, { peer, peerTrusted, proto, requestIdHeader, requestId });
     const path = route.rewritePath ? route.rewritePath(target.path) : target.path;
-
-    upstreamPick.inFlight++;
-    let settled = false;
-    const settle = () => {
-      if (!settled) {
-        settled = true;
-        upstreamPick.inFlight--;
-      }
-    };
-    // Until the tunnel stands, a client FIN counts as gone: node:http hands the socket over half-open-capable, so
-    // without this an upgrade whose client left would still be sent, and answered into the void.
-    let clientGone = false;
-    let pending: Dispatcher.DispatchController | undefined;
-    const onClientGone = () => {
-      clientGone = true;
-      if (pending && !pending.aborted) pending.abort(new Error('client closed'));
-    };
-    socket.once('end', onClientGone);
-    socket.once('close', onClientGone);
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(controller) {
-        // The request may have waited in the pool for a connection; a client gone meanwhile gets no upstream tunnel.
-        if (clientGone) return controller.abort(new Error('client closed'));
-        pending = controller;
-      },
-      onRequestUpgrade(_controller, statusCode, upHeaders, upstreamSocket) {
-        socket.off('end', onClientGone);
-        socket.off('close', onClientGone);
-        if (clientGone || socket.destroyed) {
-          settle();
-          upstreamSocket.destroy();
-          return;
-        }
-        upHeaders[requestIdHeader] ??= requestId;
-        socket.write(statusLine(statusCode, 'Switching Protocols') + headerLines(upHeaders) + '\r\n');
-        // RFC 9110 §7.8: after the 101 the connection speaks the new protocol. Bytes the client sent with its
-        // request (`head`) belong to it and go first; undici has already put back any the upstream sent with its 101.
-        if (head.length > 0) upstreamSocket.write(head);
-        upstreamSocket.on('error', () => socket.destroy());
-        socket.on('error', () => upstreamSocket.destroy());
-        // An open tunnel is load on the target: it counts as in flight until it closes.
-        upstreamSocket.on('close', () => {
-          settle();
-          socket.destroy();
-        });
-        socket.on('close', () => upstreamSocket.destroy());
-        trackTunnel(socket);
-        upstreamSocket.pipe(socket).pipe(upstreamSocket);
-      },
-      onResponseStart(controller, statusCode, upHeaders, statusMessage) {
-        if (statusCode < 200) return; // an interim answer; the final one follows
-        // A refusal (or an upstream that ignores the upgrade): relayed as an ordinary response, delimited by close.
-        const named = connectionTokens(upHeaders.connection);
-        for (const name in upHeaders) {
-          if (HOP_BY_HOP.has(name) || named?.has(name)) delete upHeaders[name];
-        }
-        upHeaders[requestIdHeader] ??= requestId;
-        socket.write(statusLine(statusCode, statusMessage || STATUS_CODES[statusCode] || '') + headerLines(upHeaders) + 'connection: close\r\n\r\n');
-        // Backpressure as in the exchange: a large refusal body must not pile up in the client socket's buffer.
-        socket.on('drain', () => controller.resume());
-      },
-      onResponseData(controller, chunk) {
-        if (!socket.write(chunk)) controller.pause();
-      },
-      onResponseEnd() {
-        settle();
-        socket.end();
-      },
-      onResponseError(_controller, err) {
-        settle();
-        if (socket.writable && socket.bytesWritten === 0) sendRawError(socket, classifyUpstreamError(err).code, requestId, requestIdHeader);
-        else socket.destroy();
-      },
-    };
-    const options: UpstreamDispatchOptions = {
-      path: upstreamTarget(path, target.query),
-      method: req.method!,
+    const tunnel: TunnelRequest = {
+      req,
+      res: undefined,
+      socket,
+      head,
+      route,
+      upstream,
+      pick: upstreamPick,
+      target: upstreamTarget(path, target.query),
       headers,
-      upgrade: req.headers.upgrade ?? 'websocket',
-      headersTimeout: route.responseTimeout,
-      servername: upstreamPick.servername,
+      traceparentAt: -1,
+      requestId,
+      requestIdHeader,
+      clientIp,
+      responseHeaders: undefined,
+      observation: undefined,
     };
-    upstreamPick.pool.dispatch(options, handler);
+    const chain = route.plugins?.chainFor(upstream);
+    if (chain === undefined) return openTunnel(tunnel);
+    // The request phase of the route's plugins runs as for any request (an upgrade must not get around
+    // authentication); a plugin's answer goes out raw on the socket. Response and body hooks do not apply.
+    const protocol = proto === 'http' && peerTrusted && req.headers['x-forwarded-proto'] === 'https' ? 'https' : proto;
+    const verdict = new RequestContext(chain, tunnel, { listener: listener.name, protocol, path: target.path, search: target.query, hasBody: false }).run();
+    if (verdict === true) return openTunnel(tunnel);
+    if (verdict !== false) void verdict.then((go) => go && !socket.destroyed && openTunnel(tunnel));
   };
+}
+
+/** An upgrade request that may open a tunnel: what openTunnel needs, and what the plugin phase may change. */
+interface TunnelRequest extends PluginHost {
+  readonly socket: Socket;
+  readonly head: Buffer;
+  readonly route: CompiledRoute;
+  readonly pick: UpstreamTarget;
+}
+
+/** Sends the upgrade upstream; on 101, splices the two sockets. */
+function openTunnel(t: TunnelRequest): void {
+  const { req, socket, head, route, pick: upstreamPick, headers, requestId, requestIdHeader } = t;
+  upstreamPick.inFlight++;
+  let settled = false;
+  const settle = () => {
+    if (!settled) {
+      settled = true;
+      upstreamPick.inFlight--;
+    }
+  };
+  // Until the tunnel stands, a client FIN counts as gone: node:http hands the socket over half-open-capable, so
+  // without this an upgrade whose client left would still be sent, and answered into the void.
+  let clientGone = false;
+  let pending: Dispatcher.DispatchController | undefined;
+  const onClientGone = () => {
+    clientGone = true;
+    if (pending && !pending.aborted) pending.abort(new Error('client closed'));
+  };
+  socket.once('end', onClientGone);
+  socket.once('close', onClientGone);
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart(controller) {
+      // The request may have waited in the pool for a connection; a client gone meanwhile gets no upstream tunnel.
+      if (clientGone) return controller.abort(new Error('client closed'));
+      pending = controller;
+    },
+    onRequestUpgrade(_controller, statusCode, upHeaders, upstreamSocket) {
+      socket.off('end', onClientGone);
+      socket.off('close', onClientGone);
+      if (clientGone || socket.destroyed) {
+        settle();
+        upstreamSocket.destroy();
+        return;
+      }
+      upHeaders[requestIdHeader] ??= requestId;
+      socket.write(statusLine(statusCode, 'Switching Protocols') + headerLines(upHeaders) + '\r\n');
+      // RFC 9110 §7.8: after the 101 the connection speaks the new protocol. Bytes the client sent with its
+      // request (`head`) belong to it and go first; undici has already put back any the upstream sent with its 101.
+      if (head.length > 0) upstreamSocket.write(head);
+      upstreamSocket.on('error', () => socket.destroy());
+      socket.on('error', () => upstreamSocket.destroy());
+      // An open tunnel is load on the target: it counts as in flight until it closes.
+      upstreamSocket.on('close', () => {
+        settle();
+        socket.destroy();
+      });
+      socket.on('close', () => upstreamSocket.destroy());
+      trackTunnel(socket);
+      upstreamSocket.pipe(socket).pipe(upstreamSocket);
+    },
+    onResponseStart(controller, statusCode, upHeaders, statusMessage) {
+      if (statusCode < 200) return; // an interim answer; the final one follows
+      // A refusal (or an upstream that ignores the upgrade): relayed as an ordinary response, delimited by close.
+      const named = connectionTokens(upHeaders.connection);
+      for (const name in upHeaders) {
+        if (HOP_BY_HOP.has(name) || named?.has(name)) delete upHeaders[name];
+      }
+      upHeaders[requestIdHeader] ??= requestId;
+      socket.write(statusLine(statusCode, statusMessage || STATUS_CODES[statusCode] || '') + headerLines(upHeaders) + 'connection: close\r\n\r\n');
+      // Backpressure as in the exchange: a large refusal body must not pile up in the client socket's buffer.
+      socket.on('drain', () => controller.resume());
+    },
+    onResponseData(controller, chunk) {
+      if (!socket.write(chunk)) controller.pause();
+    },
+    onResponseEnd() {
+      settle();
+      socket.end();
+    },
+    onResponseError(_controller, err) {
+      settle();
+      if (socket.writable && socket.bytesWritten === 0) sendRawError(socket, classifyUpstreamError(err).code, requestId, requestIdHeader);
+      else socket.destroy();
+    },
+  };
+  const options: UpstreamDispatchOptions = {
+    path: t.target,
+    method: req.method!,
+    headers,
+    upgrade: req.headers.upgrade ?? 'websocket',
+    headersTimeout: route.responseTimeout,
+    servername: upstreamPick.servername,
+  };
+  upstreamPick.pool.dispatch(options, handler);
 }
 
 function statusLine(status: number, message: string): string {

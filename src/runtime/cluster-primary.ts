@@ -2,12 +2,15 @@
 // Workers bind the proxy ports themselves with SO_REUSEPORT, so the kernel spreads connections and no request
 // passes through the primary. A reload is validated here once, then applied by every worker (worker-set.ts).
 import { formatConfigError } from '../config/load.ts';
+import { createObservability } from '../observability/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ConfigFile } from '../store/config-file.ts';
 import { startAdmin, stopAdmin } from './admin-listener.ts';
 import { ControlPlane } from './control-plane.ts';
+import { adminAuth, openControlStore } from './control-store.ts';
 import { StartupError } from './errors.ts';
 import { watchForReloads } from './reload-triggers.ts';
+import { clusterTelemetry } from './telemetry-views.ts';
 import { WorkerSet } from './worker-set.ts';
 
 /** Time a worker gets beyond its drain timeout before the primary kills it. */
@@ -23,27 +26,38 @@ export async function startPrimary(configPath: string, workers: number, log: Log
   // Validate before forking so a bad file fails fast with exit 1 and no worker noise.
   const checked = await file.load();
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
+  const auth = adminAuth(file, checked.config, log);
+  const stores = await openControlStore(file, checked.config, log);
 
   const set = new WorkerSet(workers, log, { maxLocalKeys: checked.config.server.rateLimit.maxLocalKeys });
+  // The primary serves no requests: it records only what it alone knows (reloads, the version) and its process.
+  const { observability: settings } = checked.config;
+  const own = createObservability({ ...settings, tracing: { ...settings.tracing, enabled: false }, accessLog: { ...settings.accessLog, enabled: false } });
   let provisionFailed = false;
   const control = new ControlPlane(
     file,
     {
       apply: (config, version) =>
-        set.apply(config, version).catch((err: unknown) => {
-          provisionFailed = true;
-          throw err;
-        }),
+        set.apply(config, version).then(
+          () => own.metrics.setConfigVersion(version),
+          (err: unknown) => {
+            provisionFailed = true;
+            throw err;
+          },
+        ),
       readiness: () => set.readiness(),
       upstreams: () => set.upstreams(),
     },
     log,
+    stores,
   );
   // The admin listener comes first: /readyz answers 503 while the workers start.
-  const admin = await startAdmin(control, checked.config.admin.address, log);
+  const telemetry = clusterTelemetry((ask) => set.telemetry(ask), own.metrics, () => control.reloads);
+  const admin = await startAdmin(control, checked.config.admin.address, log, telemetry, auth);
   const abort = async (message: string, exitCode: 1 | 2): Promise<never> => {
     stopAdmin(admin);
     await set.stop(STOP_MARGIN_MS);
+    await own.close();
     throw new StartupError(message, exitCode);
   };
   try {
@@ -52,7 +66,7 @@ export async function startPrimary(configPath: string, workers: number, log: Log
     await abort(`cannot start the workers: ${(err as Error).message}`, 2);
   }
   const first = await control.reload('start');
-  if (!first.ok) await abort(first.errors.join('\n'), provisionFailed ? 2 : 1);
+  if (!first.ok) await abort(first.errors.join('\n'), provisionFailed || first.kind === 'store' ? 2 : 1);
 
   const unwatch = watchForReloads(file, control, log);
   log.info({ workers, listeners: set.readiness().detail.listeners, admin: admin.address() }, 'sluice started');
@@ -62,6 +76,8 @@ export async function startPrimary(configPath: string, workers: number, log: Log
       unwatch();
       stopAdmin(admin);
       await set.stop(set.drainTimeout + STOP_MARGIN_MS);
+      await control.close();
+      await own.close();
     },
   };
 }

@@ -5,6 +5,8 @@ import type { GatewayOptions } from '../proxy/gateway.ts';
 
 export function gatewayEvents(log: Logger): GatewayOptions {
   return {
+    // Plugins log through it (plugin failures, their own lines).
+    log,
     onHealthChange: (change) => log.warn(change, change.healthy ? 'target healthy' : 'target unhealthy'),
     onCircuitChange: (change) => {
       const what = change.target === undefined ? 'upstream circuit' : 'target circuit';
@@ -21,5 +23,13 @@ export function gatewayEvents(log: Logger): GatewayOptions {
       if (outage.down) log.error(outage, `${outage.store} unreachable; ${consequence}`);
       else log.info(outage, `${outage.store} reachable again`);
     },
+  };
+}
+
+/** An access-log sink that starts failing is logged once, and once more when it recovers. */
+export function sinkErrorLogger(log: Logger): (sink: string, error: Error | undefined) => void {
+  return (sink, error) => {
+    if (error !== undefined) log.error({ sink, err: error.message }, 'access-log sink failing; lines are retried, then dropped and counted');
+    else log.info({ sink }, 'access-log sink recovered');
   };
 }

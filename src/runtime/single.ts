@@ -3,13 +3,17 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatConfigError } from '../config/load.ts';
 import type { Logger } from '../observability/logger.ts';
+import { createObservability } from '../observability/index.ts';
+import { PluginProvisionError } from '../plugins/registry.ts';
 import { Gateway } from '../proxy/gateway.ts';
 import { ConfigFile } from '../store/config-file.ts';
 import { startAdmin, stopAdmin } from './admin-listener.ts';
 import { ControlPlane } from './control-plane.ts';
+import { adminAuth, openControlStore } from './control-store.ts';
 import { StartupError } from './errors.ts';
-import { gatewayEvents } from './gateway-events.ts';
+import { gatewayEvents, sinkErrorLogger } from './gateway-events.ts';
 import { watchForReloads } from './reload-triggers.ts';
+import { processTelemetry } from './telemetry-views.ts';
 
 export interface RunningSluice {
   readonly gateway: Gateway;
@@ -25,8 +29,11 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
   // Validate before anything binds: a bad file fails with exit 1 and no side effects.
   const checked = await file.load();
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
+  const auth = adminAuth(file, checked.config, log);
+  const stores = await openControlStore(file, checked.config, log);
 
-  const gateway = new Gateway(gatewayEvents(log));
+  const observability = createObservability(checked.config.observability, { onSinkError: sinkErrorLogger(log) });
+  const gateway = new Gateway({ ...gatewayEvents(log), observability });
   let provisionError: Error | undefined;
   const control = new ControlPlane(
     file,
@@ -43,14 +50,19 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
       upstreams: async () => ({ upstreams: gateway.upstreamReport(), overload: gateway.overloadReport() }),
     },
     log,
+    stores,
   );
-  const admin = await startAdmin(control, checked.config.admin.address, log);
+  const admin = await startAdmin(control, checked.config.admin.address, log, processTelemetry(gateway, observability, () => control.reloads), auth);
   const first = await control.reload('start');
   if (!first.ok) {
     stopAdmin(admin);
+    await observability.close();
     // The file was valid a moment ago: a failure now is provisioning (a port that cannot be bound) unless the
     // file changed in between.
-    throw new StartupError(first.errors.join('\n'), provisionError ? 2 : 1);
+    await control.close();
+    // A plugin that cannot be loaded or configured is a mistake in the input, like the config itself.
+    const runtimeFailure = provisionError !== undefined && !(provisionError instanceof PluginProvisionError && provisionError.invalidInput);
+    throw new StartupError(first.errors.join('\n'), runtimeFailure || first.kind === 'store' ? 2 : 1);
   }
   const unwatch = watchForReloads(file, control, log);
   log.info({ listeners: gateway.addresses(), admin: admin.address() }, 'sluice started');
@@ -63,6 +75,8 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
       unwatch();
       stopAdmin(admin);
       await gateway.close();
+      await control.close();
+      await observability.close();
     },
   };
 }

@@ -1,14 +1,12 @@
 // A route's traffic policies, compiled once per snapshot: the weighted split across upstreams (and its sticky
-// key), the rate limit, fault injection and mirroring. Each is undefined when the route does not configure it,
-// so the request path skips it with one field check.
+// key), fault injection and mirroring. Each is undefined when the route does not configure it, so the request path
+// skips it with one field check. (The rate limit is a plugin: plugins/builtin/rate-limit.)
 import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { RouteConfig, SluiceConfig } from '../config/schema.ts';
 import { compileFaultInjection, type FaultInjector } from '../resilience/fault-injection.ts';
 import { faultInjectionOptions } from '../resilience/from-config.ts';
 import { Mirror } from '../resilience/mirror.ts';
-import { RateLimitPolicy } from '../resilience/rate-limit/policy.ts';
-import type { RateLimitStore } from '../resilience/rate-limit/store.ts';
 import { compileStickyKey, TrafficSplit, type StickyKeyOf } from '../resilience/traffic-split.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
@@ -19,7 +17,6 @@ export interface RoutePolicies {
   /** `upstreams`: which upstream a request goes to, by weight or by its sticky key. */
   readonly split: TrafficSplit<Upstream> | undefined;
   readonly stickyKeyOf: StickyKeyOf | undefined;
-  readonly rateLimit: RateLimitPolicy | undefined;
   readonly faults: FaultInjector | undefined;
   readonly mirror: Mirror | undefined;
 }
@@ -29,7 +26,6 @@ export function compileRoutePolicies(
   config: SluiceConfig,
   upstreams: ReadonlyMap<string, Upstream>,
   policies: PolicyRegistry,
-  stores: RateLimitStore[],
 ): RoutePolicies {
   const named = (name: string, field: string) => {
     // Validation (config/cross-check.ts) guarantees the reference; this guards against a bypassed validator.
@@ -47,19 +43,10 @@ export function compileRoutePolicies(
     upstream = named(route.upstream!, 'upstream');
   }
 
-  const limit = route.rateLimit ?? route.plugins?.find((p) => p['rate-limit'])?.['rate-limit'];
-  let rateLimit: RateLimitPolicy | undefined;
-  if (limit) {
-    const store = policies.acquireStore(limit, config.server.rateLimit);
-    stores.push(store);
-    rateLimit = new RateLimitPolicy(route.name, limit, store);
-  }
-
   return {
     upstream,
     split,
     stickyKeyOf: split && route.stickyOn ? compileStickyKey(route.stickyOn) : undefined,
-    rateLimit,
     faults: route.faultInjection && compileFaultInjection(faultInjectionOptions(route.faultInjection)),
     mirror: route.mirror && compileMirror(route, named(route.mirror.upstream, 'mirror.upstream'), policies),
   };

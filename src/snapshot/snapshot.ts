@@ -1,12 +1,15 @@
 // An immutable, compiled view of one config version. A request reads only the snapshot it started with;
 // a reload builds a new one beside it and swaps one reference (proxy/gateway.ts).
-import { BlockList, isIPv6 } from 'node:net';
+import type { BlockList } from 'node:net';
 import type { ListenerConfig, RouteConfig, SluiceConfig } from '../config/schema.ts';
+import type { Observability } from '../observability/index.ts';
+import type { ProvisionedPlugins } from '../plugins/registry.ts';
+import { RoutePlugins } from '../plugins/route-plugins.ts';
 import type { OverloadGuard } from '../resilience/overload.ts';
-import type { RateLimitStore } from '../resilience/rate-limit/store.ts';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.ts';
 import type { UpstreamRegistry } from '../upstream/registry.ts';
 import type { Upstream } from '../upstream/upstream.ts';
+import { compileAddressList } from './address-list.ts';
 import { compileHeaderOps, type HeaderOps } from './header-ops.ts';
 import { compilePathRewrite, type PathRewrite } from './path-rewrite.ts';
 import { PolicyRegistry } from './policy-registry.ts';
@@ -26,6 +29,8 @@ export interface CompiledRoute extends RoutePolicies {
   readonly idleTimeout: number;
   readonly maxBodySize: number | undefined;
   readonly retry: RetryPolicy | undefined;
+  /** The plugin chains (global, route, upstream plugins); undefined when no plugin applies to this route. */
+  readonly plugins: RoutePlugins | undefined;
 }
 
 export class Snapshot {
@@ -40,30 +45,38 @@ export class Snapshot {
   readonly requestIdHeader: string;
   /** The process's overload guard; undefined when server.overload limits nothing. */
   readonly overload: OverloadGuard | undefined;
-  /** Rate-limit stores the routes take from, released when this snapshot is disposed. */
-  readonly rateLimitStores: readonly RateLimitStore[];
+  /** The plugin instances this snapshot uses, released when it is disposed; undefined when it uses none. */
+  readonly plugins: ProvisionedPlugins | undefined;
+  /** The process's metrics, tracing and access log (long-lived; reconfigured when this snapshot goes live). */
+  readonly observability: Observability | undefined;
   #active = 0;
   #drained: Promise<void> | undefined;
   #resolveDrained: (() => void) | undefined;
 
-  constructor(version: number, config: SluiceConfig, registry: UpstreamRegistry, policies = new PolicyRegistry()) {
+  constructor(
+    version: number,
+    config: SluiceConfig,
+    registry: UpstreamRegistry,
+    policies = new PolicyRegistry(),
+    observability?: Observability,
+    plugins?: ProvisionedPlugins,
+  ) {
     this.version = version;
+    this.observability = observability;
     this.config = config;
+    this.plugins = plugins;
     const upstreams = new Map<string, Upstream>();
-    const stores: RateLimitStore[] = [];
     try {
       for (const u of config.upstreams) upstreams.set(u.name, registry.acquire(u));
-      this.routes = config.routes.map((r) => compileRoute(r, config, upstreams, policies, stores));
+      this.routes = config.routes.map((r) => compileRoute(r, config, upstreams, policies, plugins));
       this.routeTables = new Map(config.listeners.map((l) => [l.name, routeTableFor(l, this.routes)]));
       this.trustedProxies = compileTrustedProxies(config.server.trustedProxies);
     } catch (err) {
       // A snapshot that never goes live must not keep the targets it acquired (their pools would never close).
       for (const u of upstreams.values()) void registry.release(u).catch(() => {});
-      for (const store of stores) void policies.releaseStore(store).catch(() => {});
       throw err;
     }
     this.upstreams = upstreams;
-    this.rateLimitStores = stores;
     this.overload = policies.overloadGuard(config.server.overload);
     this.requestIdHeader = config.server.requestIdHeader;
   }
@@ -101,12 +114,14 @@ function compileRoute(
   config: SluiceConfig,
   upstreams: ReadonlyMap<string, Upstream>,
   policies: PolicyRegistry,
-  stores: RateLimitStore[],
+  plugins: ProvisionedPlugins | undefined,
 ): CompiledRoute {
+  const routePolicies = compileRoutePolicies(route, config, upstreams, policies);
   return Object.freeze({
     name: route.name,
     config: route,
-    ...compileRoutePolicies(route, config, upstreams, policies, stores),
+    ...routePolicies,
+    plugins: RoutePlugins.compile(plugins, route.name, route.upstreams?.map((u) => u.name) ?? [route.upstream!]),
     rewritePath: compilePathRewrite(route),
     requestHeaders: compileHeaderOps(route.requestHeaders),
     responseHeaders: compileHeaderOps(route.responseHeaders),
@@ -125,13 +140,5 @@ function routeTableFor(listener: ListenerConfig, routes: readonly CompiledRoute[
 }
 
 function compileTrustedProxies(entries: readonly string[]): BlockList | undefined {
-  if (entries.length === 0) return undefined;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, bits] = entry.split('/');
-    const family = isIPv6(address!) ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(address!, family);
-    else list.addSubnet(address!, Number(bits), family);
-  }
-  return list;
+  return entries.length === 0 ? undefined : compileAddressList(entries);
 }
