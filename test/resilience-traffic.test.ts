@@ -124,6 +124,23 @@ describe('fault injection', () => {
 });
 
 describe('traffic split', () => {
+  test('match-based canary: a request with the canary cookie (or header) takes the canary route, others the stable one', async () => {
+    const [stable, canary] = await Promise.all([upstream('stable'), upstream('canary')]);
+    const { http } = await gateway({
+      upstreams: [{ name: 'stable', targets: [{ url: stable.url }] }, { name: 'canary', targets: [{ url: canary.url }] }],
+      routes: [
+        { name: 'users', match: { pathPrefix: '/api' }, upstream: 'stable' },
+        { name: 'users-canary-cookie', match: { pathPrefix: '/api', cookies: { canary: 'true' } }, upstream: 'canary' },
+        { name: 'users-canary-header', match: { pathPrefix: '/api', headers: { 'x-canary': '1' } }, upstream: 'canary' },
+      ],
+    });
+    const side = async (headers: Record<string, string>) => (await http.send('/api/x', { headers })).headers['x-upstream'];
+    assert.equal(await side({}), 'stable');
+    assert.equal(await side({ cookie: 'session=abc; canary=true' }), 'canary');
+    assert.equal(await side({ cookie: 'canary=false' }), 'stable');
+    assert.equal(await side({ 'x-canary': '1' }), 'canary');
+  });
+
   function splitConfig(stable: Misbehaving, canary: Misbehaving, weights: [number, number], route: Record<string, unknown> = {}): ConfigInput {
     return {
       upstreams: [

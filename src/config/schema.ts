@@ -122,6 +122,7 @@ const routeMatch = z
     (m) => [m.path, m.pathPrefix, m.pathRegex].filter((v) => v !== undefined).length <= 1,
     'use only one of path, pathPrefix or pathRegex',
   );
+    cookies: z.record(z.string(), stringMatch).optional().describe('Cookie predicates (by cookie name): a value means exact match, e.g. { canary: "true" }.'),
 
 const headerOps = z.strictObject({
   add: z.record(z.string(), z.string()).optional().describe('Headers appended (an existing value is kept).'),

@@ -1,5 +1,5 @@
 // One route's `match` compiled once: its host patterns and path spec (used to place it in the indexes) and its
-// method, header and query predicates (checked per request, cheapest first).
+// method, header, query and cookie predicates (checked per request, cheapest first).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteMatchConfig, StringMatchConfig } from '../config/schema.ts';
 import { compileAnchoredRegex } from './anchored-regex.ts';
@@ -30,12 +30,14 @@ export type PathSpec =
   | { readonly kind: 'regex'; readonly source: string; readonly re: RegExp };
 
 /**
- * Parses the query string at most once per request, and only when a candidate route has query predicates.
- * Keeping the last parse also spares the work when the same query string comes again.
+ * Parses the query string and the Cookie header at most once per request, and only when a candidate route has
+ * query or cookie predicates. Keeping the last parse also spares the work when the same text comes again.
  */
 export class QueryCache {
   #raw = '';
   #params: URLSearchParams | null = null;
+  #rawCookies: string | undefined = undefined;
+  #cookies: Map<string, string> | null = null;
 
   params(raw: string): URLSearchParams {
     if (this.#params === null || raw !== this.#raw) {
@@ -44,10 +46,31 @@ export class QueryCache {
     }
     return this.#params;
   }
+
+  /**
+   * RFC 6265 §5.4's Cookie header, `name=value; name2=value2`: the first value of a repeated name wins (user agents
+   * send the most specific path first); values keep their bytes, a quoted value its quotes.
+   */
+  cookies(raw: string | undefined): Map<string, string> {
+    if (this.#cookies === null || raw !== this.#rawCookies) {
+      const cookies = new Map<string, string>();
+      if (raw !== undefined) {
+        for (const pair of raw.split(';')) {
+          const eq = pair.indexOf('=');
+          if (eq <= 0) continue;
+          const name = pair.slice(0, eq).trim();
+          if (name !== '' && !cookies.has(name)) cookies.set(name, pair.slice(eq + 1).trim());
+        }
+      }
+      this.#cookies = cookies;
+      this.#rawCookies = raw;
+    }
+    return this.#cookies;
+  }
 }
 
 /**
- * A route ready for matching. `specificity`: 2 per header or query predicate, plus 1 when methods are given — a
+ * A route ready for matching. `specificity`: 2 per header, query or cookie predicate, plus 1 when methods are given — a
  * predicate on the request's content (a canary header) outranks a mere method restriction on the same path.
  */
 export class CompiledMatch<T> {
@@ -61,6 +84,7 @@ export class CompiledMatch<T> {
   readonly #methods: readonly string[] | null;
   readonly #headers: readonly ValuePredicate[] | null;
   readonly #query: readonly ValuePredicate[] | null;
+  readonly #cookies: readonly ValuePredicate[] | null;
 
   constructor(match: RouteMatchConfig, value: T, order: number) {
     const where = `route #${order}`;
@@ -71,12 +95,13 @@ export class CompiledMatch<T> {
     this.#methods = compileMethods(match.methods, where);
     this.#headers = compilePredicates(match.headers, `${where} headers`, true);
     this.#query = compilePredicates(match.query, `${where} query`, false);
+    this.#cookies = compilePredicates(match.cookies, `${where} cookies`, false);
     this.specificity =
-      (this.#methods === null ? 0 : 1) + 2 * ((this.#headers?.length ?? 0) + (this.#query?.length ?? 0));
+      (this.#methods === null ? 0 : 1) + 2 * ((this.#headers?.length ?? 0) + (this.#query?.length ?? 0) + (this.#cookies?.length ?? 0));
     this.unconditional = this.specificity === 0;
   }
 
-  /** Checks methods, then headers, then the query (parsed only if this route gets that far). */
+  /** Checks methods, then headers, then the query and cookies (parsed only if this route gets that far). */
   accepts(req: RouteRequest, queryCache: QueryCache): boolean {
     if (this.#methods !== null && !this.#methods.includes(req.method)) return false;
     const headers = this.#headers;
@@ -87,6 +112,11 @@ export class CompiledMatch<T> {
     if (query !== null) {
       const params = queryCache.params(req.query);
       for (let i = 0; i < query.length; i++) if (!queryMatches(query[i]!, params)) return false;
+    }
+    const cookies = this.#cookies;
+    if (cookies !== null) {
+      const jar = queryCache.cookies(req.headers.cookie);
+      for (let i = 0; i < cookies.length; i++) if (!cookieMatches(cookies[i]!, jar)) return false;
     }
     return true;
   }
@@ -109,6 +139,12 @@ function queryMatches(p: ValuePredicate, params: URLSearchParams): boolean {
   const values = params.getAll(p.name);
   for (let i = 0; i < values.length; i++) if (valueMatches(p, values[i]!)) return true;
   return false;
+}
+
+function cookieMatches(p: ValuePredicate, jar: Map<string, string>): boolean {
+  const value = jar.get(p.name);
+  if (p.kind === PRESENT) return (value !== undefined) === p.present;
+  return value !== undefined && valueMatches(p, value);
 }
 
 function valueMatches(p: ValuePredicate, value: string): boolean {

@@ -162,6 +162,22 @@ describe('header predicates', () => {
   ]);
 });
 
+describe('cookie predicates', () => {
+  const one = (name: string, match: RouteMatchConfig): Routes => [[name, match], ['fallback', {}]];
+  runCases([
+    { desc: 'plain value is an exact match on that cookie', routes: one('c', { cookies: { canary: 'true' } }), req: { headers: { cookie: 'session=abc; canary=true' } }, want: 'c' },
+    { desc: 'another value fails', routes: one('c', { cookies: { canary: 'true' } }), req: { headers: { cookie: 'canary=false' } }, want: 'fallback' },
+    { desc: 'no Cookie header fails', routes: one('c', { cookies: { canary: 'true' } }), req: { headers: {} }, want: 'fallback' },
+    { desc: 'a value is not a name: "x=canary" does not match the cookie canary', routes: one('c', { cookies: { canary: { present: true } } }), req: { headers: { cookie: 'x=canary' } }, want: 'fallback' },
+    { desc: 'spaces around pairs are ignored', routes: one('c', { cookies: { b: '2' } }), req: { headers: { cookie: 'a=1 ;  b=2 ' } }, want: 'c' },
+    { desc: 'the first of a repeated name wins (RFC 6265 §5.4)', routes: one('c', { cookies: { v: 'new' } }), req: { headers: { cookie: 'v=old; v=new' } }, want: 'fallback' },
+    { desc: 'cookie names are case-sensitive', routes: one('c', { cookies: { Canary: 'true' } }), req: { headers: { cookie: 'canary=true' } }, want: 'fallback' },
+    { desc: '{ prefix } on a cookie value', routes: one('c', { cookies: { user: { prefix: 'beta-' } } }), req: { headers: { cookie: 'user=beta-42' } }, want: 'c' },
+    { desc: '{ present: false } matches a request without it', routes: one('c', { cookies: { optout: { present: false } } }), req: { headers: { cookie: 'a=1' } }, want: 'c' },
+    { desc: 'a cookie predicate outranks a methods list on the same path', routes: [['m', { methods: ['GET'] }], ['c', { cookies: { canary: 'true' } }]], req: { headers: { cookie: 'canary=true' } }, want: 'c' },
+  ]);
+});
+
 describe('query predicates', () => {
   const one = (name: string, match: RouteMatchConfig): Routes => [[name, match], ['fallback', {}]];
   runCases([
