@@ -18,6 +18,10 @@ export const ADMIN_ERRORS = {
   store_failed: { status: 500, meaning: 'The new version could not be written to the store or the config file; the previous config was put back.' },
   internal_error: { status: 500, meaning: 'A bug in Sluice; the log has the details.' },
   not_ready: { status: 503, meaning: 'No config has been loaded yet.' },
+  store_unavailable: {
+    status: 503,
+    meaning: 'The shared config store (etcd) cannot be reached: nothing was changed, the running config keeps serving; try again when it is back (`/readyz` says `degraded`).',
+  },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type AdminErrorCode = keyof typeof ADMIN_ERRORS;

@@ -201,7 +201,7 @@ async function answerWrite(
       return fail(res, 'invalid_config', 'the config does not validate; nothing was changed', { errors });
     }
     default: {
-      const status = result.code === 'not_found' ? 404 : result.code === 'not_ready' ? 503 : result.code === 'apply_failed' ? 422 : 500;
+      const status = result.code === 'not_found' ? 404 : result.code === 'not_ready' || result.code === 'store_unavailable' ? 503 : result.code === 'apply_failed' ? 422 : 500;
       await recordWrite(control, req, actor, { ...base, ...version, result: 'failed', status, errors: [result.message] });
       return fail(res, result.code, result.message);
     }

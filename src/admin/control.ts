@@ -48,7 +48,7 @@ export type WriteResult =
   | { ok: true; changed: boolean; version: VersionMeta }
   | { ok: false; code: 'version_conflict'; current: number }
   | { ok: false; code: 'invalid_config'; errors: ConfigError[] }
-  | { ok: false; code: 'not_found' | 'apply_failed' | 'store_failed' | 'not_ready'; message: string };
+  | { ok: false; code: 'not_found' | 'apply_failed' | 'store_failed' | 'store_unavailable' | 'not_ready'; message: string };
 
 export interface AdminControl {
   readiness(): Readiness;

@@ -59,6 +59,8 @@ export function createAdminServer(control: AdminControl, telemetry?: TelemetryVi
     const ctx: AdminContext = { params: found.params, query: url.searchParams, tokenName: allowed.tokenName };
     Promise.resolve(handler(req, res, ctx))
       .catch((err: unknown) => {
+        // A shared store (etcd) that cannot be reached is an outage to report, not a bug.
+        if ((err as { code?: unknown }).code === 'store_unavailable') return fail(res, 'store_unavailable', (err as Error).message);
         options.log?.error({ err, path, method: req.method }, 'admin API handler failed');
         fail(res, 'internal_error', String(err));
       })

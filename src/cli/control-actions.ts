@@ -188,6 +188,8 @@ export async function status(opts: AdminOptions): Promise<void> {
     if (detail.workers !== undefined) rows.push(['workers', `${String(detail.workersReady)}/${String(detail.workers)} ready`]);
     const reloads = detail.reloads as { ok: number; failed: number } | undefined;
     if (reloads) rows.push(['reloads', `${reloads.ok} ok, ${reloads.failed} failed`]);
+    const store = detail.store as { backend: string; location: string; state: string; reason?: string; since: string } | undefined;
+    if (store) rows.push(['store', store.state === 'ok' ? `${store.location} (ok)` : `${store.location}: ${store.state.toUpperCase()} since ${store.since}: ${store.reason ?? ''}`]);
     out(table(['', ''], rows).split('\n').slice(1).join('\n'));
   }
   if (ready.status !== 200) process.exitCode = 2;

@@ -33,7 +33,7 @@ export function addControlCommands(program: Command): void {
     .argument('[version]', 'a stored version instead of the running one', positiveInt)
     .action(async (version: number | undefined, opts: AdminOptions) => (await actions()).configGet(version, opts));
 
-  withAdmin(config.command('apply').description('validate and apply a config file as a new version (and write it to the gateway\'s config file)'))
+  withAdmin(config.command('apply').description('validate and apply a config file as a new version (written to the gateway\'s config file, or to etcd with store.etcd)'))
     .requiredOption('-f, --file <file>', 'the YAML (or JSON) config to apply')
     .option('-m, --message <text>', 'why: recorded with the version and in the audit log')
     .option('--author <name>', 'recorded as the author (default: your user name; with a token, beside the token\'s name)')

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { StartupError } from '../runtime/errors.ts';
 import { CliError } from './admin-client.ts';
 import { addControlCommands } from './control-commands.ts';
+import { addRegisterCommand } from './register-command.ts';
 
 // The config loader (zod, yaml) and the runtime (undici, pino) are imported by the commands that use them:
 // `sluice version` and `--help` answer in a few dozen milliseconds instead of most of a second.
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
     });
 
   addControlCommands(program);
+  addRegisterCommand(program);
 
   program
     .command('completion')

@@ -2,6 +2,7 @@
 // schema/sluice.schema.json (scripts/gen-schema.ts) all come from here. Descriptions become the docs.
 import { z } from 'zod';
 import { consumersSchema } from './consumers-schema.ts';
+import { discoverySchema } from './discovery-schema.ts';
 import { pluginsSchema } from './plugins-schema.ts';
 import { observabilitySchema, samplerSchema } from './observability-schema.ts';
 import {
@@ -83,7 +84,8 @@ const upstream = z.strictObject({
     'round-robin; weighted (smooth weighted round-robin); least-request (power of two choices); consistent-hash (Maglev).',
   ),
   hashOn: hashOn.default('client-ip'),
-  targets: z.array(target).min(1, 'an upstream needs at least one target').describe('The servers of this upstream.'),
+  targets: z.array(target).default([]).describe('The servers of this upstream (or `discovery`).'),
+  discovery: discoverySchema.optional(),
   connections: z.number().int().min(1).default(128).describe('Most connections kept open to each target.'),
   pipelining: z.number().int().min(1).max(100).default(1).describe('Requests in flight per connection (1 = no pipelining).'),
   connectTimeout: duration.prefault('5s').describe('Time to open a connection to a target; then 504 upstream_connect_timeout.'),
@@ -92,6 +94,9 @@ const upstream = z.strictObject({
   healthCheck: healthCheck.optional().describe('Active health checking of every target.'),
   ...upstreamResilienceFields,
   plugins: pluginsSchema.optional().describe('Plugins run for every request sent to this upstream, after the global and the route\'s ones (docs/plugins.md).'),
+}).superRefine((u, ctx) => {
+  if (u.discovery === undefined && u.targets.length === 0) ctx.addIssue({ code: 'custom', path: ['targets'], message: 'an upstream needs at least one target (or discovery)' });
+  if (u.discovery !== undefined && u.targets.length > 0) ctx.addIssue({ code: 'custom', path: ['discovery'], message: 'use either targets or discovery, not both' });
 });
 
 const stringMatch = z.union([
@@ -117,12 +122,12 @@ const routeMatch = z
     methods: z.array(HTTP_METHOD).min(1).optional().describe('Methods this route accepts (default: all).'),
     headers: z.record(z.string(), stringMatch).optional().describe('Header predicates: a value means exact match.'),
     query: z.record(z.string(), stringMatch).optional().describe('Query parameter predicates: a value means exact match.'),
+    cookies: z.record(z.string(), stringMatch).optional().describe('Cookie predicates (by cookie name): a value means exact match, e.g. { canary: "true" }.'),
   })
   .refine(
     (m) => [m.path, m.pathPrefix, m.pathRegex].filter((v) => v !== undefined).length <= 1,
     'use only one of path, pathPrefix or pathRegex',
   );
-    cookies: z.record(z.string(), stringMatch).optional().describe('Cookie predicates (by cookie name): a value means exact match, e.g. { canary: "true" }.'),
 
 const headerOps = z.strictObject({
   add: z.record(z.string(), z.string()).optional().describe('Headers appended (an existing value is kept).'),
@@ -203,13 +208,35 @@ const admin = z.strictObject({
     ),
 });
 
+const etcdStore = z
+  .strictObject({
+    endpoints: z
+      .array(z.string().regex(/^https?:\/\/[^/\s?#]+\/?$/, 'an etcd endpoint is http://host:port (its client URL), e.g. http://127.0.0.1:2379'))
+      .min(1, 'name at least one etcd endpoint')
+      .describe('Client URLs of the etcd cluster, e.g. [http://10.0.0.5:2379, http://10.0.0.6:2379].'),
+    prefix: z
+      .string()
+      .regex(/^\/(?:[^\s]*\/)?$/, 'a prefix starts and ends with "/", e.g. /sluice/ or /sluice/prod/')
+      .default('/sluice/')
+      .describe('Key prefix of this gateway fleet in etcd: config versions under <prefix>config/, the audit log under <prefix>audit/. Instances with the same prefix share one config.'),
+    dialTimeout: duration.prefault('5s').describe('At start, how long Sluice tries to reach etcd before it gives up (exit 2).'),
+    requestTimeout: duration.prefault('2s').describe('Deadline of each etcd request; a slower answer counts as etcd being unreachable.'),
+    username: z.string().min(1).optional().describe('etcd user, when etcd has authentication enabled (with password).'),
+    password: z.string().min(1).optional().describe('Password of the etcd user (shown as [redacted] by the admin API).'),
+  })
+  .refine((e) => (e.username === undefined) === (e.password === undefined), { path: ['password'], message: 'set both username and password, or neither' })
+  .describe(
+    'Keep config versions in etcd so that many instances share one config (docs/distributed.md). Each instance watches etcd and applies a new version within a second; while etcd is unreachable it keeps serving the last good config and reports itself degraded. The local config file then only bootstraps: its admin and store sections are this instance\'s own, and it seeds etcd when etcd holds no config yet.',
+  );
+
 const store = z.strictObject({
+  etcd: etcdStore.optional(),
   dir: z
     .string()
     .min(1)
     .optional()
-    .describe('Directory of the embedded config store: every applied config version and the audit log (default: .sluice/<config file name>/ beside the config file; relative to the config file). Takes effect at the next start.'),
-  maxVersions: z.number().int().min(10).max(100_000).default(1000).describe('Versions kept on disk; older ones are removed (the audit log keeps their record).'),
+    .describe('Directory of the embedded config store: every applied config version and the audit log (default: .sluice/<config file name>/ beside the config file; relative to the config file; unused with etcd). Takes effect at the next start.'),
+  maxVersions: z.number().int().min(10).max(100_000).default(1000).describe('Versions kept (on disk, or in etcd); older ones are removed (the audit log keeps their record).'),
 });
 
 export const configSchema = z
@@ -219,7 +246,7 @@ export const configSchema = z
     routes: z.array(route).default([]).describe('Rules that match requests to upstreams; the most specific wins.'),
     server: server.prefault({}).describe('Settings of the proxy as a whole.'),
     admin: admin.prefault({}).describe('The admin listener: /healthz, /readyz, /api/v1/…'),
-    store: store.prefault({}).describe('Where applied config versions are kept (the embedded store: files on local disk).'),
+    store: store.prefault({}).describe('Where applied config versions are kept: files on local disk (the default), or etcd for many instances. Read from the local config file at start.'),
     observability: observabilitySchema.prefault({}),
     plugins: pluginsSchema.optional().describe('Plugins run for every routed request, before the route\'s and the upstream\'s own (docs/plugins.md).'),
     consumers: consumersSchema,

@@ -73,7 +73,8 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerC
     const path = route.rewritePath ? route.rewritePath(target.path) : target.path;
     const trace = observation === undefined ? NO_TRACE_HEADERS : observation.telemetry.upstreamTraceHeaders(0);
     const traced = trace.length > 0;
-    const headers = forwardHeaders(req, route, upstream.targets[0]!.authority, { peer, peerTrusted, proto, requestIdHeader, requestId, traced });
+    // A discovered upstream may have no target yet: the exchange then answers 503 before the Host is sent.
+    const headers = forwardHeaders(req, route, upstream.targets[0]?.authority ?? '', { peer, peerTrusted, proto, requestIdHeader, requestId, traced });
     // The traceparent names the attempt's client span: the exchange rewrites this value for each retry.
     const traceparentAt = traced ? headers.length + 1 : -1;
     for (let i = 0; i < trace.length; i++) headers.push(trace[i]![0], trace[i]![1]);

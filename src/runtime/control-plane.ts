@@ -8,12 +8,24 @@ import { formatConfigError, parseConfig, type LoadResult } from '../config/load.
 import type { SluiceConfig } from '../config/schema.ts';
 import type { AdminControl, Readiness, ReloadResult, RunningConfig, UpstreamsView, WriteMeta, WriteResult } from '../admin/control.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { AuditEntry, AuditLog } from '../store/audit-log.ts';
+import type { AuditEntry, AuditTrail } from '../store/audit-log.ts';
 import type { ConfigFile } from '../store/config-file.ts';
-import type { ConfigStore, ConfigVersion, NewVersion, VersionMeta } from '../store/version-store.ts';
+import {
+  isShared,
+  StoreUnavailableError,
+  VersionConflictError,
+  type ConfigStore,
+  type ConfigVersion,
+  type NewVersion,
+  type SharedConfigStore,
+  type StoreHealth,
+  type VersionMeta,
+} from '../store/version-store.ts';
 
 /** The reason given by the file watch (reload-triggers.ts). */
 export const FILE_CHANGE = 'file change';
+/** The reason given when a shared store has a new version, or is back after an outage. */
+export const STORE_CHANGE = 'store change';
 
 export interface Applier {
   /** Puts the config into service, or throws and leaves the running one untouched. */
@@ -25,17 +37,20 @@ export interface Applier {
 /** Where versions and the audit trail are kept (runtime/control-store.ts opens them). */
 export interface ControlStore {
   store: ConfigStore;
-  audit: AuditLog;
+  audit: AuditTrail;
 }
 
-type Failure = { ok: false; kind: 'apply' | 'store'; message: string };
+/** What went wrong after validation: applying, recording, a lost compare-and-swap, or an unreachable store. */
+type Failure = { ok: false; kind: 'apply' | 'store' | 'unavailable'; message: string } | { ok: false; kind: 'conflict'; current: number };
 
 export class ControlPlane implements AdminControl {
   readonly #file: ConfigFile;
   readonly #applier: Applier;
   readonly #log: Logger;
   readonly #store: ConfigStore;
-  readonly #audit: AuditLog;
+  /** Set when the store is shared (etcd): then the store, not the file, holds the config in service. */
+  readonly #shared: SharedConfigStore | undefined;
+  readonly #audit: AuditTrail;
   #applied: RunningConfig | undefined;
   /** The version in service: set when the Applier has put it live, a moment before it is recorded. */
   #live: number | undefined;
@@ -45,14 +60,23 @@ export class ControlPlane implements AdminControl {
   #waiting: Promise<ReloadResult> | undefined;
   /** The errors of the last rejection, so one bad save is logged once however many events or signals follow. */
   #rejected: string | undefined;
+  /** A shared store's version that is invalid here or could not be applied: not tried again until a newer one. */
+  #refused: number | undefined;
   reloads = { ok: 0, failed: 0 };
+  readonly #opened = new Date().toISOString();
 
   constructor(file: ConfigFile, applier: Applier, log: Logger, store: ControlStore) {
     this.#file = file;
     this.#applier = applier;
     this.#log = log;
     this.#store = store.store;
+    this.#shared = isShared(store.store) ? store.store : undefined;
     this.#audit = store.audit;
+  }
+
+  /** True when the config lives in a shared store (etcd) rather than in the config file. */
+  get shared(): boolean {
+    return this.#shared !== undefined;
   }
 
   reload(reason: string): Promise<ReloadResult> {
@@ -73,6 +97,7 @@ export class ControlPlane implements AdminControl {
   }
 
   async #reload(reason: string): Promise<ReloadResult> {
+    if (this.#shared) return this.#sync(this.#shared, reason);
     const loaded = await this.#file.load();
     if (!loaded.ok) return this.#reject(reason, loaded.errors.map(formatConfigError), 'config rejected; the previous config keeps serving');
     const applied = this.#applied;
@@ -91,11 +116,11 @@ export class ControlPlane implements AdminControl {
       return { ok: false, errors };
     }
     const message = applied ? `config file read on ${reason}` : 'config file read at start';
-    const done = await this.#goLive(loaded.config, loaded.text, { text: loaded.text, author: 'file', message, source: 'file' }, false);
+    const done = await this.#goLive(loaded.config, loaded.text, { text: loaded.text, author: 'file', message, source: 'file' }, false, undefined);
     if (!done.ok) {
-      const what = done.kind === 'store' ? 'config could not be recorded in the store' : 'config could not be applied';
-      const result = this.#reject(reason, [`${this.#file.path}: ${done.message}`], `${what}; the previous config keeps serving`);
-      return { ...result, kind: done.kind };
+      const what = done.kind === 'apply' ? 'config could not be applied' : 'config could not be recorded in the store';
+      const result = this.#reject(reason, [`${this.#file.path}: ${failureMessage(done)}`], `${what}; the previous config keeps serving`);
+      return { ...result, kind: done.kind === 'apply' ? 'apply' : 'store' };
     }
     this.#rejected = undefined;
     this.reloads.ok++;
@@ -118,12 +143,17 @@ export class ControlPlane implements AdminControl {
   async #write(text: string, entry: NewVersion, expected: number | undefined): Promise<WriteResult> {
     const applied = this.#applied;
     if (!applied) return { ok: false, code: 'not_ready', message: 'no config is loaded yet' };
-    if (expected !== undefined && expected !== applied.version) return { ok: false, code: 'version_conflict', current: applied.version };
+    // With a shared store, the store decides (this instance may not have applied another's newest version yet).
+    if (!this.#shared && expected !== undefined && expected !== applied.version) return { ok: false, code: 'version_conflict', current: applied.version };
     const parsed: LoadResult = parseConfig(text, this.#file.path);
     if (!parsed.ok) return { ok: false, code: 'invalid_config', errors: parsed.errors };
     if (text === applied.text) return { ok: true, changed: false, version: applied.meta };
-    const done = await this.#goLive(parsed.config, text, entry, true);
-    if (!done.ok) return { ok: false, code: done.kind === 'store' ? 'store_failed' : 'apply_failed', message: done.message };
+    const done = await this.#goLive(parsed.config, text, entry, !this.#shared, expected);
+    if (!done.ok) {
+      if (done.kind === 'conflict') return { ok: false, code: 'version_conflict', current: done.current };
+      const code = done.kind === 'store' ? 'store_failed' : done.kind === 'unavailable' ? 'store_unavailable' : 'apply_failed';
+      return { ok: false, code, message: done.message };
+    }
     this.reloads.ok++;
     this.#log.info({ version: done.meta.version, author: entry.author, source: entry.source, message: entry.message }, 'config applied from the admin API');
     return { ok: true, changed: true, version: done.meta };
@@ -135,9 +165,15 @@ export class ControlPlane implements AdminControl {
    * never lost, only its author. If recording fails, the previous config is put back, so what runs is always a
    * recorded version.
    */
-  async #goLive(config: SluiceConfig, text: string, entry: NewVersion, writeFile: boolean): Promise<{ ok: true; meta: VersionMeta } | Failure> {
+  async #goLive(config: SluiceConfig, text: string, entry: NewVersion, writeFile: boolean, expected: number | undefined): Promise<{ ok: true; meta: VersionMeta } | Failure> {
     const previous = this.#applied;
-    const latest = await this.#store.latest();
+    let latest: ConfigVersion | undefined;
+    try {
+      latest = await this.#store.latest();
+    } catch (err) {
+      return storeFailure(err);
+    }
+    if (expected !== undefined && expected !== (latest?.version ?? 0)) return { ok: false, kind: 'conflict', current: latest?.version ?? 0 };
     // At start, a file that matches the newest version is that version, not a new one.
     const same = !previous && latest?.text === text ? latest : undefined;
     const version = same?.version ?? (latest?.version ?? 0) + 1;
@@ -148,7 +184,8 @@ export class ControlPlane implements AdminControl {
     }
     // Requests already see this config: readiness says so even while it is being recorded.
     this.#live = version;
-    if (previous && previous.config.admin.address !== config.admin.address) {
+    // With a shared store the admin section is each instance's own, from its local file.
+    if (!this.#shared && previous && previous.config.admin.address !== config.admin.address) {
       this.#log.warn({ running: previous.config.admin.address, configured: config.admin.address }, 'admin.address changed; it takes effect at the next start');
     }
     let meta: VersionMeta | undefined = same && metaOf(same);
@@ -160,13 +197,15 @@ export class ControlPlane implements AdminControl {
         meta = metaOf(await this.#store.commit(entry, latest?.version ?? 0));
       } catch (err) {
         const message = `cannot ${step}: ${(err as Error).message}`;
-        this.#log.error({ err: (err as Error).message, store: this.#store.location }, 'cannot record a config version; putting the previous config back');
+        if (err instanceof VersionConflictError) this.#log.info({ current: err.current }, 'another instance committed first; putting the previous config back');
+        else this.#log.error({ err: (err as Error).message, store: this.#store.location }, 'cannot record a config version; putting the previous config back');
         this.#live = previous?.version;
         if (previous) {
           await this.#applier.apply(previous.config, previous.version).catch((e: unknown) => this.#log.error({ err: String(e) }, 'cannot put the previous config back'));
           if (writeFile) await this.#file.write(previous.text).catch((e: unknown) => this.#log.error({ err: String(e) }, 'cannot restore the config file'));
         }
-        return { ok: false, kind: 'store', message };
+        if (err instanceof VersionConflictError) return { ok: false, kind: 'conflict', current: err.current };
+        return { ok: false, kind: err instanceof StoreUnavailableError ? 'unavailable' : 'store', message };
       }
       if (entry.source === 'file' && previous) {
         await this.audit({ time: meta.createdAt, actor: 'file', action: 'config.file', result: 'ok', version: meta.version, message: entry.message });
@@ -176,12 +215,84 @@ export class ControlPlane implements AdminControl {
     return { ok: true, meta };
   }
 
+  /**
+   * With a shared store: puts the store's newest version into service if it is not already. At the first start
+   * against an empty store, the config file seeds it (compare-and-swap on "empty": when several instances start
+   * at once, one seeds and the others apply its version).
+   */
+  async #sync(shared: SharedConfigStore, reason: string, seed = true): Promise<ReloadResult> {
+    let latest: ConfigVersion | undefined;
+    try {
+      latest = await shared.latest();
+    } catch (err) {
+      return { ...this.#reject(reason, [(err as Error).message], 'cannot read the config store; the running config keeps serving'), kind: 'store' };
+    }
+    const applied = this.#applied;
+    if (!latest) {
+      if (applied || !seed) return { ...this.#reject(reason, [`${shared.location} holds no config version`], 'the config store is empty; the running config keeps serving'), kind: 'store' };
+      const loaded = await this.#file.load();
+      if (!loaded.ok) return this.#reject(reason, loaded.errors.map(formatConfigError), 'config rejected');
+      const entry: NewVersion = { text: loaded.text, author: 'file', message: `seeded from ${this.#file.path} at start`, source: 'file' };
+      const done = await this.#goLive(loaded.config, loaded.text, entry, false, 0);
+      if (!done.ok && done.kind === 'conflict') return this.#sync(shared, reason, false);
+      if (!done.ok) return { ...this.#reject(reason, [failureMessage(done)], 'cannot seed the config store'), kind: done.kind === 'apply' ? 'apply' : 'store' };
+      this.reloads.ok++;
+      this.#log.info({ version: done.meta.version, store: shared.location, file: this.#file.path }, 'config store was empty: seeded it with the config file');
+      return { ok: true, version: done.meta.version, changed: true };
+    }
+    if (applied && applied.version === latest.version && applied.meta.sha256 === latest.sha256) {
+      this.#rejected = undefined;
+      return { ok: true, version: applied.version, changed: false };
+    }
+    // Relative paths in it (plugin modules, CA files, token files) are read beside the local config file.
+    const parsed = parseConfig(latest.text, this.#file.path);
+    if (!parsed.ok) {
+      this.#refused = latest.version;
+      const errors = parsed.errors.map((e) => `version ${latest.version}: ${formatConfigError(e)}`);
+      return this.#reject(reason, errors, 'the newest version in the config store is not valid here; the previous config keeps serving');
+    }
+    try {
+      await this.#applier.apply(parsed.config, latest.version);
+    } catch (err) {
+      this.#refused = latest.version;
+      return { ...this.#reject(reason, [`version ${latest.version}: ${(err as Error).message}`], 'config could not be applied; the previous config keeps serving'), kind: 'apply' };
+    }
+    this.#live = latest.version;
+    this.#applied = { version: latest.version, meta: metaOf(latest), text: latest.text, config: parsed.config, loadedAt: new Date().toISOString() };
+    this.#rejected = undefined;
+    this.reloads.ok++;
+    this.#log.info({ reason, version: latest.version, author: latest.author, store: shared.location }, applied ? 'config version from the store applied' : 'config loaded from the store');
+    return { ok: true, version: latest.version, changed: true };
+  }
+
+  /**
+   * With a shared store: applies every version another instance commits, and says when the store goes away and
+   * comes back (then it reads the newest version again). Returns the function that stops following.
+   */
+  followStore(): () => void {
+    const shared = this.#shared;
+    if (!shared) return () => {};
+    return shared.follow({
+      latest: (n) => {
+        if (n !== this.#applied?.version && n !== this.#refused) void this.reload(STORE_CHANGE);
+      },
+      health: (health) => {
+        if (health.state === 'degraded') {
+          this.#log.warn({ store: shared.location, reason: health.reason }, 'config store unreachable; the last good config keeps serving');
+          return;
+        }
+        this.#log.info({ store: shared.location }, 'config store reachable again');
+        void this.reload(STORE_CHANGE);
+      },
+    });
+  }
+
   #reject(reason: string, errors: string[], message: string): { ok: false; errors: string[] } {
     this.reloads.failed++;
     const key = errors.join('\n');
     if (key !== this.#rejected) {
-      this.#log.error({ reason, file: this.#file.path, errors }, message);
-      if (this.#applied) void this.audit({ time: new Date().toISOString(), actor: 'file', action: 'config.file', result: 'rejected', version: this.#applied.version, message: reason, errors });
+      this.#log.error({ reason, ...(this.#shared ? { store: this.#shared.location } : { file: this.#file.path }), errors }, message);
+      if (this.#applied && !this.#shared) void this.audit({ time: new Date().toISOString(), actor: 'file', action: 'config.file', result: 'rejected', version: this.#applied.version, message: reason, errors });
     } else this.#log.debug({ reason }, 'config still rejected');
     this.#rejected = key;
     return { ok: false, errors };
@@ -191,8 +302,14 @@ export class ControlPlane implements AdminControl {
     const applier = this.#applier.readiness();
     return {
       ready: this.#applied !== undefined && applier.ready,
-      detail: { configVersion: this.#live ?? 0, reloads: this.reloads, ...applier.detail },
+      detail: { configVersion: this.#live ?? 0, reloads: this.reloads, ...applier.detail, store: this.storeStatus() },
     };
+  }
+
+  /** The store's backend, where it is and, for a shared store, whether it can be reached (`degraded` and why). */
+  storeStatus(): { backend: string; location: string } & StoreHealth {
+    if (this.#shared) return { backend: this.#shared.backend, location: this.#shared.location, ...this.#shared.health() };
+    return { backend: 'file', location: this.#store.location, state: 'ok', since: this.#opened };
   }
 
   upstreams(): Promise<UpstreamsView> {
@@ -229,6 +346,14 @@ export class ControlPlane implements AdminControl {
     await this.#queue;
     await this.#store.close();
   }
+}
+
+function storeFailure(err: unknown): Failure {
+  return { ok: false, kind: err instanceof StoreUnavailableError ? 'unavailable' : 'store', message: (err as Error).message };
+}
+
+function failureMessage(failure: Failure): string {
+  return failure.kind === 'conflict' ? `another instance committed version ${failure.current} first` : failure.message;
 }
 
 function metaOf(v: ConfigVersion | VersionMeta): VersionMeta {

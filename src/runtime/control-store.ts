@@ -1,11 +1,13 @@
-// Opens what the control plane keeps beside the config file — the version store and the audit log — and the
-// admin API's tokens, turning each problem into the start-up failure DESIGN.md gives it: a store that cannot be
+// Opens what the control plane keeps — the version store and the audit log, beside the config file or in etcd —
+// and the admin API's tokens, turning each problem into the start-up failure DESIGN.md gives it: a store that cannot be
 // opened is a runtime failure (exit 2), an unusable token is invalid input (exit 1).
 import { dirname, join, resolve } from 'node:path';
 import { AdminAuth } from '../admin/auth.ts';
 import type { SluiceConfig } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import { AuditLog } from '../store/audit-log.ts';
+import { EtcdAuditLog } from '../store/etcd-audit-log.ts';
+import { EtcdVersionStore } from '../store/etcd-version-store.ts';
 import type { ConfigFile } from '../store/config-file.ts';
 import { FileVersionStore } from '../store/file-version-store.ts';
 import type { ControlStore } from './control-plane.ts';
@@ -18,6 +20,17 @@ export function storeDir(file: ConfigFile, config: SluiceConfig): string {
 }
 
 export async function openControlStore(file: ConfigFile, config: SluiceConfig, log: Logger): Promise<ControlStore> {
+  const { etcd } = config.store;
+  if (etcd !== undefined) {
+    try {
+      const store = await EtcdVersionStore.open({ ...etcd, maxVersions: config.store.maxVersions });
+      return { store, audit: new EtcdAuditLog(store.client, etcd.prefix, store.location) };
+    } catch (err) {
+      // DESIGN.md: a store unreachable at start is a runtime failure. Serving the local file instead could put a
+      // config in service that the fleet replaced long ago, with nothing to show for it.
+      throw new StartupError(`cannot open the config store: ${(err as Error).message}`, 2);
+    }
+  }
   const dir = storeDir(file, config);
   try {
     const store = await FileVersionStore.open(dir, {

@@ -1,5 +1,6 @@
 // What a gateway reports about its upstreams and stores, turned into log lines: one per transition (a target
-// going unhealthy, a circuit opening, an ejection, a store outage starting or ending), never one per request.
+// going unhealthy, a circuit opening, an ejection, a store outage starting or ending, discovery finding new
+// targets or failing), never one per request.
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayOptions } from '../proxy/gateway.ts';
 
@@ -16,6 +17,11 @@ export function gatewayEvents(log: Logger): GatewayOptions {
     onOutlierChange: (change) => {
       if (change.ejected) log.warn(change, 'target ejected');
       else log.info(change, 'target returned');
+    },
+    onDiscovery: (event) => {
+      if (event.targets !== undefined) log.info(event, 'upstream targets discovered');
+      else if (event.error !== undefined) log.warn(event, 'discovery failing; the last known targets stay');
+      else log.info(event, 'discovery works again');
     },
     onOutage: (outage) => {
       // A shadow upstream (mirror:NAME) only loses its copies; a rate-limit store leaves its failure mode to decide.

@@ -24,7 +24,17 @@ export interface AuditEntry {
   remote?: string;
 }
 
-export class AuditLog {
+/** Where audit entries go: a local file (AuditLog), or etcd for a fleet (etcd-audit-log.ts). */
+export interface AuditTrail {
+  /** Where it lives, for logs. */
+  readonly path: string;
+  /** Resolves once the entry is durable. */
+  append(entry: AuditEntry): Promise<void>;
+  /** The last `limit` entries, oldest first. */
+  read(limit?: number): Promise<AuditEntry[]>;
+}
+
+export class AuditLog implements AuditTrail {
   readonly path: string;
   /** Appends run one at a time so lines stay whole and in order. */
   #tail: Promise<void> = Promise.resolve();

@@ -1,6 +1,6 @@
 // The config store's contract: a numbered, append-only history of applied configs. The embedded default keeps it
-// in files (file-version-store.ts); a distributed store (etcd) implements the same interface, and both run the
-// same test cases (store-cases.ts).
+// in files (file-version-store.ts); the distributed store (etcd-version-store.ts) implements the same interface
+// plus SharedConfigStore (follow and health), and both run the same test cases (store-cases.ts).
 import { createHash } from 'node:crypto';
 
 /** What made a version: a write through the admin API, a rollback, or the config file (an edit, a start). */
@@ -36,6 +36,42 @@ export class VersionConflictError extends Error {
     super(`expected version ${expected} to be the newest, but it is ${current}`);
     this.current = current;
   }
+}
+
+/** The store cannot be reached (etcd down or partitioned): nothing was read or written. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+}
+
+/** Whether a shared store can be reached; `since` is when this state began (ISO 8601). */
+export interface StoreHealth {
+  state: 'ok' | 'degraded';
+  /** Why it is degraded, e.g. "connect ECONNREFUSED 127.0.0.1:2379". */
+  reason?: string;
+  since: string;
+}
+
+export interface StoreFollower {
+  /** Version `n` is the newest, committed by this instance or another (said again now and then: cheap to ignore). */
+  latest(n: number): void;
+  health(health: StoreHealth): void;
+}
+
+/**
+ * A store that several instances share (etcd): it, not a local file, holds the config in service. Each instance
+ * follows it and applies what another one committed.
+ */
+export interface SharedConfigStore extends ConfigStore {
+  readonly shared: true;
+  /** e.g. "etcd". */
+  readonly backend: string;
+  health(): StoreHealth;
+  /** Tells the follower of every new newest version and every change of health, until the returned function is called. */
+  follow(follower: StoreFollower): () => void;
+}
+
+export function isShared(store: ConfigStore): store is SharedConfigStore {
+  return (store as Partial<SharedConfigStore>).shared === true;
 }
 
 export interface ConfigStore {

@@ -1,8 +1,11 @@
 // Long-lived upstream state that must outlive a snapshot: targets, their connection pools, health and checkers,
 // and each upstream's resilience state (breakers, outlier detection, adaptive limit). Snapshots acquire targets by
 // key; a reload that keeps a target's settings gets the same object back, so its pool, in-flight count and health
-// carry over. A target no snapshot holds any more is closed gracefully.
-import type { UpstreamConfig } from '../config/schema.ts';
+// carry over. A target no snapshot holds any more is closed gracefully. An upstream whose targets come from
+// discovery is fed by one long-lived source (kept across reloads while its settings are unchanged): each change it
+// finds replaces the targets of every Upstream it feeds in place, for new requests, without a reload.
+import type { TargetConfig, UpstreamConfig } from '../config/schema.ts';
+import { createTargetSource, type DiscoveredTarget, type TargetSource } from '../discovery/index.ts';
 import type { AdaptiveConcurrencyStats } from '../resilience/adaptive-concurrency.ts';
 import { HealthChecker, type HealthChange } from './health-check.ts';
 import { UpstreamResilience, type CircuitReport, type ResilienceEvents, type TargetEvent } from './resilience.ts';
@@ -39,11 +42,41 @@ export interface UpstreamReport {
   panic: boolean;
   circuit?: CircuitReport;
   adaptiveConcurrency?: AdaptiveConcurrencyStats;
+  discovery?: DiscoveryReport;
   targets: TargetReport[];
+}
+
+/** Discovery found new targets, or failed (the last known targets stay), or works again (neither field). */
+export interface DiscoveryEvent {
+  upstream: string;
+  source: string;
+  targets?: string[];
+  error?: string;
 }
 
 export interface RegistryEvents extends ResilienceEvents {
   onHealthChange?: (change: HealthChange) => void;
+  onDiscovery?: (event: DiscoveryEvent) => void;
+}
+
+/** A discovery source and the Upstream objects it feeds (one per snapshot holding that upstream). */
+interface Fed {
+  upstream: string;
+  source: TargetSource;
+  /** The last list found; undefined until the first. */
+  known: DiscoveredTarget[] | undefined;
+  upstreams: Set<Upstream>;
+  updatedAt?: string;
+  error?: string;
+}
+
+/** How a discovered upstream's targets are found, for the admin API. */
+export interface DiscoveryReport {
+  source: string;
+  /** When the targets last changed. */
+  updatedAt?: string;
+  /** Why discovery is failing now (the targets shown are the last known). */
+  error?: string;
 }
 
 export class UpstreamRegistry {
@@ -56,9 +89,13 @@ export class UpstreamRegistry {
   readonly #resilience = new Map<string, { state: UpstreamResilience; refs: number }>();
   /** The upstreams of the snapshot that went live last, for the admin API. */
   #live = new Map<string, Upstream>();
+  /** Discovery sources by upstream name and discovery settings. */
+  readonly #fed = new Map<string, Fed>();
+  readonly #onDiscovery: (event: DiscoveryEvent) => void;
 
   constructor(events: RegistryEvents = {}) {
     this.#onHealthChange = events.onHealthChange ?? (() => {});
+    this.#onDiscovery = events.onDiscovery ?? (() => {});
     this.#events = events;
   }
 
@@ -68,26 +105,78 @@ export class UpstreamRegistry {
    * change how the running one's targets are checked.
    */
   acquire(config: UpstreamConfig): Upstream {
-    const targets = config.targets.map((t) => {
-      const key = targetKey(config, t);
-      let held = this.#targets.get(key);
-      if (!held) {
-        const target = new UpstreamTarget(config, t, key);
-        target.activeHealthy = this.#knownHealth(config.name, target.id);
-        updateHealth(target);
-        held = { target, refs: 0, checker: undefined, checkKey: '' };
-        this.#targets.set(key, held);
-      }
-      held.refs++;
-      return held.target;
-    });
+    const fed = config.discovery === undefined ? undefined : this.#feed(config);
+    const targets = (fed ? (fed.known ?? []) : config.targets).map((t) => this.#hold(config, t));
     let resilience = this.#resilience.get(config.name);
     if (!resilience) {
       resilience = { state: new UpstreamResilience(config.name, this.#events), refs: 0 };
       this.#resilience.set(config.name, resilience);
     }
     resilience.refs++;
-    return new Upstream(config, targets, resilience.state);
+    const upstream = new Upstream(config, targets, resilience.state);
+    fed?.upstreams.add(upstream);
+    return upstream;
+  }
+
+  /** The target for these settings, shared with every snapshot that has the same (one more reference). */
+  #hold(config: UpstreamConfig, t: TargetConfig | DiscoveredTarget): UpstreamTarget {
+    const key = targetKey(config, t);
+    let held = this.#targets.get(key);
+    if (!held) {
+      const target = new UpstreamTarget(config, t, key);
+      target.activeHealthy = this.#knownHealth(config.name, target.id);
+      updateHealth(target);
+      held = { target, refs: 0, checker: undefined, checkKey: '' };
+      this.#targets.set(key, held);
+    }
+    held.refs++;
+    return held.target;
+  }
+
+  /** One reference less; a target nobody holds any more stops being checked and its pool closes gracefully. */
+  #drop(upstream: string, target: UpstreamTarget): Promise<void> | undefined {
+    const held = this.#targets.get(target.key);
+    if (!held || --held.refs > 0) return undefined;
+    this.#targets.delete(target.key);
+    held.checker?.stop();
+    this.#health.set(`${upstream} ${target.id}`, target.activeHealthy);
+    return target.pool.close().catch(() => target.pool.destroy());
+  }
+
+  /** The running discovery source for this upstream's settings, started on first use. */
+  #feed(config: UpstreamConfig): Fed {
+    const key = JSON.stringify([config.name, config.discovery]);
+    let fed = this.#fed.get(key);
+    if (fed) return fed;
+    const source = createTargetSource(config.discovery!);
+    // Discovery settings changed by a reload: until the new source answers, the old one's targets serve.
+    const before = [...this.#fed.values()].find((f) => f.upstream === config.name);
+    const created: Fed = { upstream: config.name, source, known: before?.known, upstreams: new Set() };
+    this.#fed.set(key, created);
+    source.start({
+      targets: (list) => this.#retarget(created, list),
+      error: (err) => {
+        const error = err?.message;
+        if (error === created.error) return;
+        created.error = error;
+        this.#onDiscovery({ upstream: config.name, source: source.description, ...(error === undefined ? {} : { error }) });
+      },
+    });
+    fed = created;
+    return fed;
+  }
+
+  /** Discovery found a new list: every Upstream it feeds takes it for new requests; targets that left close. */
+  #retarget(fed: Fed, list: DiscoveredTarget[]): void {
+    fed.known = list;
+    fed.updatedAt = new Date().toISOString();
+    for (const upstream of fed.upstreams) {
+      const previous = upstream.targets;
+      upstream.setTargets(list.map((t) => this.#hold(upstream.config, t)));
+      if (this.#live.get(upstream.name) === upstream) this.#configure(upstream);
+      for (const target of previous) void this.#drop(upstream.name, target);
+    }
+    this.#onDiscovery({ upstream: fed.upstream, source: fed.source.description, targets: list.map((t) => t.url) });
   }
 
   /**
@@ -98,12 +187,17 @@ export class UpstreamRegistry {
     this.#live = new Map();
     for (const upstream of upstreams) {
       this.#live.set(upstream.name, upstream);
-      this.#resilience.get(upstream.name)?.state.configure(upstream.config, upstream.targets);
-      const checkKey = JSON.stringify(upstream.config.healthCheck ?? null);
-      for (const target of upstream.targets) {
-        const held = this.#targets.get(target.key);
-        if (held && held.checkKey !== checkKey) this.#restartChecker(held, upstream.config, checkKey);
-      }
+      this.#configure(upstream);
+    }
+  }
+
+  /** Breakers, outlier detection and limits over the upstream's current targets, and their health checks. */
+  #configure(upstream: Upstream): void {
+    this.#resilience.get(upstream.name)?.state.configure(upstream.config, upstream.targets);
+    const checkKey = JSON.stringify(upstream.config.healthCheck ?? null);
+    for (const target of upstream.targets) {
+      const held = this.#targets.get(target.key);
+      if (held && held.checkKey !== checkKey) this.#restartChecker(held, upstream.config, checkKey);
     }
   }
 
@@ -135,14 +229,15 @@ export class UpstreamRegistry {
       resilience.state.stop();
       this.#resilience.delete(upstream.name);
     }
+    for (const [key, fed] of this.#fed) {
+      if (!fed.upstreams.delete(upstream) || fed.upstreams.size > 0) continue;
+      fed.source.stop();
+      this.#fed.delete(key);
+    }
     const closing: Promise<void>[] = [];
     for (const target of upstream.targets) {
-      const held = this.#targets.get(target.key);
-      if (!held || --held.refs > 0) continue;
-      this.#targets.delete(target.key);
-      held.checker?.stop();
-      this.#health.set(`${upstream.name} ${target.id}`, target.activeHealthy);
-      closing.push(target.pool.close().catch(() => target.pool.destroy()));
+      const closed = this.#drop(upstream.name, target);
+      if (closed) closing.push(closed);
     }
     await Promise.all(closing);
   }
@@ -162,11 +257,19 @@ export class UpstreamRegistry {
       if (circuit) report.circuit = circuit;
       const adaptive = resilience?.adaptiveConcurrency();
       if (adaptive) report.adaptiveConcurrency = adaptive;
+      const fed = [...this.#fed.values()].find((f) => f.upstreams.has(upstream));
+      if (fed) {
+        report.discovery = { source: fed.source.description };
+        if (fed.updatedAt !== undefined) report.discovery.updatedAt = fed.updatedAt;
+        if (fed.error !== undefined) report.discovery.error = fed.error;
+      }
       return report;
     });
   }
 
   async destroy(): Promise<void> {
+    for (const fed of this.#fed.values()) fed.source.stop();
+    this.#fed.clear();
     for (const held of this.#targets.values()) held.checker?.stop();
     for (const { state } of this.#resilience.values()) state.stop();
     await Promise.all([...this.#targets.values()].map((h) => h.target.pool.destroy()));

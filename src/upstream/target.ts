@@ -37,7 +37,7 @@ export class UpstreamTarget implements BalancerTarget {
    */
   static healthEpoch = 0;
 
-  constructor(upstream: UpstreamConfig, target: TargetConfig, key: string) {
+  constructor(upstream: UpstreamConfig, target: Pick<TargetConfig, 'url' | 'weight'>, key: string) {
     const url = new URL(target.url);
     this.id = url.origin;
     this.upstreamName = upstream.name;
@@ -85,7 +85,7 @@ export function updateHealth(target: UpstreamTarget): void {
 }
 
 /** The settings that shape a target's pool; equal keys mean the pool can be shared across snapshots. */
-export function targetKey(upstream: UpstreamConfig, target: TargetConfig): string {
+export function targetKey(upstream: UpstreamConfig, target: Pick<TargetConfig, 'url' | 'weight'>): string {
   const { connections, pipelining, keepAliveTimeout, connectTimeout, tls } = upstream;
   return JSON.stringify([upstream.name, new URL(target.url).origin, target.weight, connections, pipelining, keepAliveTimeout, connectTimeout, tls]);
 }

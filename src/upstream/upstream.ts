@@ -14,8 +14,13 @@ export type HashKeyOf = (req: IncomingMessage, clientIp: string) => string | und
 export class Upstream {
   readonly name: string;
   readonly config: UpstreamConfig;
-  readonly targets: readonly UpstreamTarget[];
-  readonly #balancer: LoadBalancer<UpstreamTarget>;
+  /**
+   * The targets new requests choose from. Static targets are set once; a discovered upstream's are replaced in
+   * place (setTargets) when discovery finds a change, with no reload. Either way a request reads them once per
+   * pick, so the static path costs nothing more.
+   */
+  targets: readonly UpstreamTarget[];
+  #balancer: LoadBalancer<UpstreamTarget>;
   /** Undefined unless the balancer hashes, so other policies pay nothing for key extraction. */
   readonly hashKeyOf: HashKeyOf | undefined;
   /** Breakers, outlier detection, adaptive limit; undefined when the upstream configures none of them. */
@@ -38,6 +43,18 @@ export class Upstream {
     const guarded = config.circuitBreaker !== undefined || config.outlierDetection !== undefined || config.adaptiveConcurrency !== undefined;
     this.resilience = guarded ? resilience : undefined;
     this.#panicPercent = config.panicThresholdPercent;
+  }
+
+  /**
+   * Replaces the targets for the requests that pick from now on (requests in flight keep the target they have).
+   * The balancer is rebuilt over the new list; the registry owns the targets' pools and health.
+   */
+  setTargets(targets: readonly UpstreamTarget[]): void {
+    this.targets = targets;
+    this.#balancer = createLoadBalancer(this.config.loadBalancer, targets);
+    this.#epoch = -1;
+    this.#panicBalancer = undefined;
+    this.#standIns = undefined;
   }
 
   /** The balancer's target, among the healthy ones unless the upstream panics; undefined when none is usable. */
