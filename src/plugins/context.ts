@@ -12,10 +12,9 @@ import { bodyWithLimit } from '../proxy/body-limit.ts';
 import { errorCodeOf, sendError } from '../proxy/send-error.ts';
 import type { Consumer, PluginFailure, PluginLogEntry, PluginMetrics, PluginRequest, PluginTracer, ResponseHeaders, UpstreamRequest } from './api.ts';
 import { dispatch, PluginError, tagged, type ChainState, type PluginChain } from './chain.ts';
-import { RequestTracer, RequestView, ResponseHead, ResponseHeaderView } from './context-views.ts';
+import { RequestTracer, RequestView, ResponseHead, ResponseHeaderView, UpstreamRequestView } from './context-views.ts';
 import type { ConsumerIndex } from './consumers.ts';
 import { writeRawAnswer } from './raw-answer.ts';
-import { UpstreamHeaderList } from './upstream-headers.ts';
 
 /** What the plugin phase needs of the request being proxied (proxy/exchange.ts's ExchangeRequest fits). */
 export interface PluginHost {
@@ -135,21 +134,7 @@ export class RequestContext implements ChainState {
   }
 
   get upstreamRequest(): UpstreamRequest {
-    if (this.#upstreamRequest === undefined) {
-      const host = this.#host;
-      const headers = new UpstreamHeaderList(host);
-      this.#upstreamRequest = {
-        headers,
-        get path() {
-          return host.target;
-        },
-        set path(value: string) {
-          if (!value.startsWith('/') || /[\s\0]/.test(value)) throw new TypeError(`invalid upstream path "${value}": it starts with "/" and has no spaces`);
-          host.target = value;
-        },
-      };
-    }
-    return this.#upstreamRequest;
+    return (this.#upstreamRequest ??= new UpstreamRequestView(this.#host));
   }
 
   get response(): { readonly headers: ResponseHeaders } {

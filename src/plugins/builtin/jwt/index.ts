@@ -7,7 +7,7 @@ import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { jwtVerify, type JWTPayload, type RemoteJWKSet } from 'jose';
 import { JWT_ASYMMETRIC, JWT_HMAC, type JwtPluginConfig } from '../../../config/auth-plugins-schema.ts';
 import { readCookie } from '../../../upstream/upstream.ts';
-import type { Consumer, PluginContext } from '../../api.ts';
+import type { Consumer, Next, PluginContext } from '../../api.ts';
 import { dropQueryParameter, headerValue } from '../credentials.ts';
 import type { Builtin } from '../types.ts';
 import { acquireJwks, releaseJwks, type JwksSettings } from './jwks.ts';
@@ -115,6 +115,48 @@ export const jwt = {
       return undefined;
     };
 
+    /** Checks the signature and the registered claims; the payload, remembered, or undefined (logged) when refused. */
+    const verify = async (ctx: PluginContext, token: string, now: number): Promise<Readonly<JWTPayload> | undefined> => {
+      try {
+        const result = jwks !== undefined
+          ? await jwtVerify(token, jwks, options)
+          : hmacKeys !== undefined
+            ? await jwtVerify(token, (header: { alg?: string }) => hmacKeyFor(hmacKeys!, header.alg), options)
+            : await jwtVerify(token, key!, options);
+        return verified.remember(token, result.payload, now, config.clockSkew, config.maxAge);
+      } catch (err) {
+        env.log.debug({ route: ctx.route, requestId: ctx.requestId, reason: (err as { code?: string }).code ?? (err as Error).message }, 'token refused');
+        return undefined;
+      }
+    };
+
+    /** A valid token: the configured claims and scopes, then the consumer and forwarded claims, and on. */
+    const admit = (ctx: PluginContext, next: Next, payload: Readonly<JWTPayload>): Promise<void> | void => {
+      const refused = accept(ctx, payload);
+      if (refused !== undefined) {
+        env.log.debug({ route: ctx.route, requestId: ctx.requestId, reason: refused }, 'token refused');
+        return ctx.fail('unauthorized', invalid);
+      }
+      if (scopes.length > 0) {
+        const granted = scopesOf(payload);
+        if (!scopes.every((s) => granted.has(s))) {
+          return ctx.fail('forbidden', { 'www-authenticate': `${challenge}, error="insufficient_scope", scope="${scopes.join(' ')}"` });
+        }
+      }
+      ctx.state.set('jwt', payload);
+      const consumer = consumerOf(ctx, payload);
+      if (consumer !== undefined) ctx.consumer = consumer;
+      for (const [claim, header] of forwarded) {
+        const value = payload[claim];
+        if (value !== undefined && value !== null) ctx.upstreamRequest.headers.set(header, claimText(value));
+      }
+      if (config.hideCredentials) {
+        if ('header' in from) ctx.upstreamRequest.headers.delete(from.header);
+        else if ('query' in from) dropQueryParameter(ctx, from.query);
+      }
+      return next();
+    };
+
     return {
       async init() {
         if (config.secret !== undefined) {
@@ -130,7 +172,7 @@ export const jwt = {
           jwks.reload().catch((err: Error) => env.log.warn({ url: config.jwksUrl, err: err.message }, 'JWKS not reachable yet; retried when a token needs it'));
         }
       },
-      async handle(ctx, next) {
+      handle(ctx, next) {
         // Whatever the outcome, the client cannot supply the headers the claims are forwarded in.
         for (const [, header] of forwarded) ctx.upstreamRequest.headers.delete(header);
         const token = tokenOf(ctx);
@@ -139,43 +181,10 @@ export const jwt = {
           return ctx.fail('unauthorized', { 'www-authenticate': challenge });
         }
         const now = Date.now();
-        let payload = verified.get(token, now);
-        if (payload === undefined) {
-          try {
-            const result = jwks !== undefined
-              ? await jwtVerify(token, jwks, options)
-              : hmacKeys !== undefined
-                ? await jwtVerify(token, (header: { alg?: string }) => hmacKeyFor(hmacKeys!, header.alg), options)
-                : await jwtVerify(token, key!, options);
-            payload = verified.remember(token, result.payload, now, config.clockSkew, config.maxAge);
-          } catch (err) {
-            env.log.debug({ route: ctx.route, requestId: ctx.requestId, reason: (err as { code?: string }).code ?? (err as Error).message }, 'token refused');
-            return ctx.fail('unauthorized', invalid);
-          }
-        }
-        const refused = accept(ctx, payload);
-        if (refused !== undefined) {
-          env.log.debug({ route: ctx.route, requestId: ctx.requestId, reason: refused }, 'token refused');
-          return ctx.fail('unauthorized', invalid);
-        }
-        if (scopes.length > 0) {
-          const granted = scopesOf(payload);
-          if (!scopes.every((s) => granted.has(s))) {
-            return ctx.fail('forbidden', { 'www-authenticate': `${challenge}, error="insufficient_scope", scope="${scopes.join(' ')}"` });
-          }
-        }
-        ctx.state.set('jwt', payload);
-        const consumer = consumerOf(ctx, payload);
-        if (consumer !== undefined) ctx.consumer = consumer;
-        for (const [claim, header] of forwarded) {
-          const value = payload[claim];
-          if (value !== undefined && value !== null) ctx.upstreamRequest.headers.set(header, claimText(value));
-        }
-        if (config.hideCredentials) {
-          if ('header' in from) ctx.upstreamRequest.headers.delete(from.header);
-          else if ('query' in from) dropQueryParameter(ctx, from.query);
-        }
-        return next();
+        const payload = verified.get(token, now);
+        // A token verified recently goes on synchronously: no promise, so the chain completes without allocating one.
+        if (payload !== undefined) return admit(ctx, next, payload);
+        return verify(ctx, token, now).then((fresh) => (fresh === undefined ? ctx.fail('unauthorized', invalid) : admit(ctx, next, fresh)));
       },
       dispose() {
         if (jwks !== undefined && jwksSettings !== undefined) releaseJwks(jwksSettings);
