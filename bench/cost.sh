@@ -1,8 +1,9 @@
 #!/bin/bash
 # What a feature costs in throughput: the same route served by several Sluice processes that differ only in the
 # feature's config, against a baseline. All are pinned to CPU 1, nginx (the upstream) and wrk to CPU 0, as in
-# run.sh; short wrk runs alternate between them, and each variant's median of per-round ratios to the baseline is
-# reported, which holds up far better than absolute figures on a shared machine. Beside rps, each run measures
+# run.sh; every round starts every variant afresh and runs them one after the other in a rotated order, and each
+# variant's median of per-round ratios to the baseline is reported, which holds up far better than absolute figures
+# on a shared machine. Beside rps, each run measures
 # Sluice's CPU time per request (user + system, all threads, from /proc): the work a feature adds, which other
 # processes on the machine disturb much less than they disturb throughput.
 #
@@ -132,25 +133,39 @@ if [ -n "${BEFORE_DIR:-}" ]; then
   cp "$W/${NAMES[0]}.yaml" "$W/before.yaml"
   NAMES=(before "${NAMES[@]}")
 fi
-for name in "${NAMES[@]}"; do
-  dir=$SLUICE_DIR; [ "$name" = before ] && dir=$BEFORE_DIR
-  # A fresh port for the copied baseline config.
-  [ "$name" = before ] && sed -i "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/before.yaml"
-  SLUICE_LOG_LEVEL=warn start 1 "$NODE" "$dir/bin/sluice.js" start -c "$W/$name.yaml" --workers 1
-  printf -v "PID_${name//-/_}" '%s' "$!" # setsid and taskset exec: this is Sluice's own PID
-done
+[ -n "${BEFORE_DIR:-}" ] && sed -i "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/before.yaml" # its own port
 # CPU time (user + system, every thread, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 url() { echo "http://$(awk -F'"' '/listeners/ {print $2; exit}' "$W/$1.yaml")/"; }
-for name in "${NAMES[@]}"; do
-  for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] && break; sleep 0.1; done
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] || { echo "$name does not answer 200:"; cat "$W/log"; exit 2; }
-  taskset -c 0 wrk -t1 -c"$CONNS" -d2s "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null # warm-up
-done
-for r in $(seq 1 "$ROUNDS"); do
-  line="round $r:"
+# Every round starts every variant afresh, in a rotated order: one process kept for all rounds carries its own bias
+# (memory layout, JIT decisions) — two identical configs once differed by 10% — which fresh processes average out.
+start_variants() {
+  SLUICE_GROUPS=()
   for name in "${NAMES[@]}"; do
+    dir=$SLUICE_DIR; [ "$name" = before ] && dir=$BEFORE_DIR
+    SLUICE_LOG_LEVEL=warn setsid taskset -c 1 "$NODE" "$dir/bin/sluice.js" start -c "$W/$name.yaml" --workers 1 >>"$W/log" 2>&1 &
+    SLUICE_GROUPS+=($!)
+    printf -v "PID_${name//-/_}" '%s' "$!" # setsid and taskset exec: this is Sluice's own PID
+  done
+  for name in "${NAMES[@]}"; do
+    for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] && break; sleep 0.1; done
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] || { echo "$name does not answer 200:"; cat "$W/log"; exit 2; }
+    taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARMUP:-2}s" "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null
+  done
+}
+stop_variants() {
+  for g in "${SLUICE_GROUPS[@]:-}"; do [ -n "$g" ] && kill -- -"$g" 2>/dev/null; done
+  for g in "${SLUICE_GROUPS[@]:-}"; do [ -n "$g" ] && wait "$g" 2>/dev/null; done # our children: wait reaps them
+  SLUICE_GROUPS=()
+}
+SLUICE_GROUPS=()
+trap 'stop_variants; cleanup' EXIT
+for r in $(seq 1 "$ROUNDS"); do
+  start_variants
+  line="round $r:"
+  k=$(( (r - 1) % ${#NAMES[@]} ))
+  for name in "${NAMES[@]:k}" "${NAMES[@]:0:k}"; do
     pid_var="PID_${name//-/_}"; pid=${!pid_var}
     before=$(cpu_ticks "$pid")
     out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DUR}s" "${WRK_HEADER[@]}" "$(url "$name")")
@@ -163,6 +178,7 @@ for r in $(seq 1 "$ROUNDS"); do
     line="$line $name $rps (${us} µs)"
   done
   echo "$line"
+  stop_variants
 done
 BASE=${NAMES[0]}; [ "$BASE" = before ] && BASE=${NAMES[1]}
 "$NODE" -e '
