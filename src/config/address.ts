@@ -1,4 +1,5 @@
-// Listen addresses as written in config: "host:port", "[v6]:port" or ":port".
+// Addresses as written in config: listen addresses ("host:port", "[v6]:port" or ":port") and IPs or CIDR ranges.
+import { isIP } from 'node:net';
 
 export interface ListenAddress {
   /** Lower-case host without IPv6 brackets; '' means every interface. */
@@ -31,4 +32,15 @@ export function isWildcardHost(host: string): boolean {
 export function addressesOverlap(a: ListenAddress, b: ListenAddress): boolean {
   if (a.port !== b.port || a.port === 0) return false;
   return a.host === b.host || isWildcardHost(a.host) || isWildcardHost(b.host);
+}
+
+/** "10.0.0.0/8", "192.168.1.10", "2001:db8::/32", "::1". */
+export function isIpOrCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  const address = slash === -1 ? text : text.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (slash === -1) return true;
+  const bits = text.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }

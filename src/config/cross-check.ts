@@ -1,8 +1,7 @@
 // Checks the schema cannot express: references between sections, uniqueness, overlapping addresses, patterns
 // that must compile. It reads the config defensively, so it can run on a config that failed schema validation
 // and report these mistakes in the same pass.
-import { isIP } from 'node:net';
-import { addressesOverlap, parseListenAddress } from './address.ts';
+import { addressesOverlap, isIpOrCidr, parseListenAddress } from './address.ts';
 import type { ListenAddress } from './address.ts';
 import { sha256Credential } from './consumers-schema.ts';
 import { suggestion } from './did-you-mean.ts';
@@ -268,15 +267,6 @@ function startsOnSegment(pathPrefix: string, strip: string): boolean {
   return pathPrefix.startsWith(base);
 }
 
-function isIpOrCidr(text: string): boolean {
-  const slash = text.indexOf('/');
-  const address = slash === -1 ? text : text.slice(0, slash);
-  const family = isIP(address);
-  if (family === 0) return false;
-  if (slash === -1) return true;
-  const bits = text.slice(slash + 1);
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
-}
 
 /** Scheme, host and port as the pool sees them: case and default ports do not make a different target. */
 function originOf(url: string): string {

@@ -1,7 +1,7 @@
 // The settings of the traffic plugins: cors, ip-restriction, request-size-limit, headers, request-id, redirect and
 // static-response. Their code lives in src/plugins/builtin/; templated values are parsed here (config/template.ts).
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isIpOrCidr } from './address.ts';
 import { parseTemplate } from './template.ts';
 import { duration, size } from './units.ts';
 
@@ -97,13 +97,3 @@ export const staticResponsePluginSchema = z
   .describe('Answers every request itself (a mock, a maintenance page); the upstream is not called.');
 export type StaticResponsePluginConfig = z.output<typeof staticResponsePluginSchema>;
 
-/** "10.0.0.0/8", "192.168.1.10", "2001:db8::/32", "::1". */
-export function isIpOrCidr(text: string): boolean {
-  const slash = text.indexOf('/');
-  const address = slash === -1 ? text : text.slice(0, slash);
-  const family = isIP(address);
-  if (family === 0) return false;
-  if (slash === -1) return true;
-  const bits = text.slice(slash + 1);
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
-}

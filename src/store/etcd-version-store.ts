@@ -14,7 +14,8 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { Range } from 'etcd3';
 import { etcdClient, etcdProblem, isUnreachable } from '../etcd/client.ts';
 import {
-  sha256,
+  metaOf,
+  parseVersion,
   StoreUnavailableError,
   VersionConflictError,
   type ConfigVersion,
@@ -23,6 +24,7 @@ import {
   type StoreFollower,
   type StoreHealth,
   type VersionMeta,
+  versionRecord,
 } from './version-store.ts';
 
 export interface EtcdStoreOptions {
@@ -120,17 +122,8 @@ export class EtcdVersionStore implements SharedConfigStore {
       const kv = pointer.kvs[0];
       const current = kv === undefined ? 0 : Number(kv.value.toString());
       if (expected !== undefined && expected !== current) throw new VersionConflictError(expected, current);
-      const version: ConfigVersion = {
-        version: current + 1,
-        createdAt: new Date().toISOString(),
-        author: entry.author,
-        message: entry.message,
-        source: entry.source,
-        ...(entry.rollbackOf === undefined ? {} : { rollbackOf: entry.rollbackOf }),
-        sha256: sha256(entry.text),
-        text: entry.text,
-      };
-      const { text: _text, ...meta } = version;
+      const version = versionRecord(entry, current + 1);
+      const meta = metaOf(version);
       const oldest = version.version - this.#max + 1;
       const writes = [
         this.client.put(this.#versions + pad(version.version)).value(JSON.stringify(version)),
@@ -235,13 +228,3 @@ function pad(n: number): string {
   return String(n).padStart(10, '0');
 }
 
-function parseVersion(text: string): ConfigVersion | undefined {
-  let parsed: ConfigVersion;
-  try {
-    parsed = JSON.parse(text) as ConfigVersion;
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed.text !== 'string' || typeof parsed.version !== 'number' || parsed.sha256 !== sha256(parsed.text)) return undefined;
-  return parsed;
-}

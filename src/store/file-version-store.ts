@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDir, TEMP_PREFIX, writeFileAtomic } from './atomic-write.ts';
-import { sha256, VersionConflictError, type ConfigStore, type ConfigVersion, type NewVersion, type VersionMeta } from './version-store.ts';
+import { metaOf, parseVersion, versionRecord, VersionConflictError, type ConfigStore, type ConfigVersion, type NewVersion, type VersionMeta } from './version-store.ts';
 
 const VERSION_FILE = /^(\d{10})\.json$/;
 const DAMAGED_FILE = /^(\d{10})\.json\.damaged$/;
@@ -118,16 +118,7 @@ export class FileVersionStore implements ConfigStore {
   async commit(entry: NewVersion, expected?: number): Promise<ConfigVersion> {
     const current = this.#latest?.version ?? 0;
     if (expected !== undefined && expected !== current) throw new VersionConflictError(expected, current);
-    const version: ConfigVersion = {
-      version: Math.max(current, this.#highest) + 1,
-      createdAt: new Date().toISOString(),
-      author: entry.author,
-      message: entry.message,
-      source: entry.source,
-      ...(entry.rollbackOf === undefined ? {} : { rollbackOf: entry.rollbackOf }),
-      sha256: sha256(entry.text),
-      text: entry.text,
-    };
+    const version = versionRecord(entry, Math.max(current, this.#highest) + 1);
     await writeFileAtomic(this.#path(version.version), JSON.stringify(version, null, 1) + '\n');
     this.#index.push(metaOf(version));
     this.#latest = version;
@@ -159,19 +150,13 @@ export class FileVersionStore implements ConfigStore {
 }
 
 async function readVersion(path: string): Promise<ConfigVersion | undefined> {
-  let parsed: ConfigVersion;
+  let text: string;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8')) as ConfigVersion;
+    text = await readFile(path, 'utf8');
   } catch {
     return undefined;
   }
-  if (typeof parsed.text !== 'string' || typeof parsed.version !== 'number' || parsed.sha256 !== sha256(parsed.text)) return undefined;
-  return parsed;
-}
-
-function metaOf(v: ConfigVersion): VersionMeta {
-  const { text: _text, ...meta } = v;
-  return meta;
+  return parseVersion(text);
 }
 
 function isAlive(pid: number): boolean {

@@ -93,3 +93,34 @@ export interface ConfigStore {
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+/** The record a store keeps for a new version: numbered, timed and checksummed (every store writes the same). */
+export function versionRecord(entry: NewVersion, version: number): ConfigVersion {
+  return {
+    version,
+    createdAt: new Date().toISOString(),
+    author: entry.author,
+    message: entry.message,
+    source: entry.source,
+    ...(entry.rollbackOf === undefined ? {} : { rollbackOf: entry.rollbackOf }),
+    sha256: sha256(entry.text),
+    text: entry.text,
+  };
+}
+
+/** A stored record read back; undefined when it is not whole (bad JSON, missing fields, checksum mismatch). */
+export function parseVersion(text: string): ConfigVersion | undefined {
+  let parsed: ConfigVersion;
+  try {
+    parsed = JSON.parse(text) as ConfigVersion;
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed.text !== 'string' || typeof parsed.version !== 'number' || parsed.sha256 !== sha256(parsed.text)) return undefined;
+  return parsed;
+}
+
+export function metaOf(v: ConfigVersion): VersionMeta {
+  const { text: _text, ...meta } = v;
+  return meta;
+}
