@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from './helpers/free-port.ts';
 import { admin, eventually, startSluice, tempDir, writeAtomic, writeInPlace, type RunningSluice } from './helpers/process.ts';
 import { startUpstream, type TestUpstream } from './helpers/upstream.ts';
 
@@ -54,14 +55,6 @@ function count(s: RunningSluice, from: number, prefix: string): number {
   return s.proc.logs.slice(from).filter((l) => l.msg.startsWith(prefix)).length;
 }
 
-/** A port that nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 before(async () => {
   up = await startUpstream('app');

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { client, misbehaving, type Misbehaving } from './helpers/misbehaving.ts';
 import { SluiceProcess, startSluice, tempDir, writeAtomic, type RunningSluice } from './helpers/process.ts';
-import { assertRedisInstalled, freePort, RedisServer, waitFor } from './helpers/redis.ts';
+import { freePort } from './helpers/free-port.ts';
+import { assertRedisInstalled, RedisServer, waitFor } from './helpers/redis.ts';
 
 const temp = tempDir();
 let redis: RedisServer;

@@ -8,7 +8,8 @@ import { parseRate } from '../src/resilience/rate-limit/rate.ts';
 import { RedisRateLimitStore } from '../src/resilience/rate-limit/redis-store.ts';
 import type { StoreOutage } from '../src/resilience/rate-limit/store.ts';
 import { rateLimitStoreCases } from '../src/resilience/rate-limit/store-cases.ts';
-import { assertRedisInstalled, freePort, RedisServer, waitFor } from './helpers/redis.ts';
+import { freePort } from './helpers/free-port.ts';
+import { assertRedisInstalled, RedisServer, waitFor } from './helpers/redis.ts';
 
 describe('RedisRateLimitStore with a real redis-server', () => {
   let redis: RedisServer;

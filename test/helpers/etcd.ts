@@ -6,7 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from './redis.ts';
+import { freePort } from './free-port.ts';
+import { waitFor } from './redis.ts';
 
 const ETCD_BIN = process.env.ETCD_SERVER ?? 'etcd';
 

@@ -2,7 +2,6 @@
 // crash would. Tests fail with install instructions when redis-server is missing (.ci/run installs it).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net, { type AddressInfo } from 'node:net';
 
 const REDIS_BIN = process.env.REDIS_SERVER ?? 'redis-server';
 
@@ -13,13 +12,6 @@ export function assertRedisInstalled(): void {
   }
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Polls `check` every 20 ms until it is true, failing after `ms`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
