@@ -75,7 +75,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"
 }
 
 test('commands and subcommands complete from the CLI definition', { skip: !hasBash && 'no bash' }, async () => {
-  assert.deepEqual((await tab('sluice ')).replies, ['start', 'validate', 'version', 'config', 'routes', 'upstreams', 'status', 'register', 'completion']);
+  assert.deepEqual((await tab('sluice ')).replies, ['start', 'validate', 'version', 'config', 'routes', 'upstreams', 'status', 'rollout', 'instances', 'register', 'completion']);
   assert.deepEqual((await tab('sluice co')).replies, ['config', 'completion']);
   assert.deepEqual((await tab('sluice config ')).replies, ['get', 'apply', 'diff', 'history', 'rollback']);
   assert.deepEqual((await tab('sluice completion ')).replies, ['bash', 'zsh', 'fish']);

@@ -10,6 +10,14 @@ export const ADMIN_ERRORS = {
   not_found: { status: 404, meaning: 'No such endpoint, route, upstream or version.' },
   method_not_allowed: { status: 405, meaning: 'The endpoint exists but not with this method; `Allow` lists the methods it has.' },
   version_conflict: { status: 409, meaning: '`If-Match` names a version that is no longer the current one; the body and `ETag` give the current version.' },
+  rollout_in_progress: {
+    status: 409,
+    meaning: 'A staged rollout is observing a candidate version (etcd): config writes, rollbacks and new rollouts wait until it is promoted or rolled back; the message names it (`sluice rollout status`, `promote`, `abort`).',
+  },
+  rollout_needs_etcd: {
+    status: 409,
+    meaning: 'Staged rollouts need instances that share their config through etcd (`store.etcd`, docs/distributed.md); this instance keeps its config in a file.',
+  },
   payload_too_large: { status: 413, meaning: 'The body is larger than 4 MiB.' },
   unsupported_media_type: { status: 415, meaning: 'The body is neither YAML nor JSON.' },
   invalid_config: { status: 422, meaning: 'The config does not validate; `errors` lists every problem with line, column and path.' },

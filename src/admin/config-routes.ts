@@ -7,6 +7,7 @@ import { parseConfig, type ConfigError } from '../config/load.ts';
 import { unifiedDiff } from '../config/text-diff.ts';
 import type { AuditEntry } from '../store/audit-log.ts';
 import type { VersionMeta } from '../store/version-store.ts';
+import { ADMIN_ERRORS } from './api-errors.ts';
 import type { AdminControl, WriteResult } from './control.ts';
 import { redact } from './redact.ts';
 import { redactYaml, restoreRedacted } from './redact-yaml.ts';
@@ -201,7 +202,7 @@ async function answerWrite(
       return fail(res, 'invalid_config', 'the config does not validate; nothing was changed', { errors });
     }
     default: {
-      const status = result.code === 'not_found' ? 404 : result.code === 'not_ready' || result.code === 'store_unavailable' ? 503 : result.code === 'apply_failed' ? 422 : 500;
+      const status = ADMIN_ERRORS[result.code].status;
       await recordWrite(control, req, actor, { ...base, ...version, result: 'failed', status, errors: [result.message] });
       return fail(res, result.code, result.message);
     }

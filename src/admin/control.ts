@@ -5,6 +5,7 @@ import type { SluiceConfig } from '../config/schema.ts';
 import type { OverloadReport } from '../proxy/gateway.ts';
 import type { AuditEntry } from '../store/audit-log.ts';
 import type { ConfigVersion, VersionMeta } from '../store/version-store.ts';
+import type { RolloutAdmin } from '../rollout/types.ts';
 import type { UpstreamReport } from '../upstream/registry.ts';
 
 export type ReloadResult =
@@ -48,7 +49,7 @@ export type WriteResult =
   | { ok: true; changed: boolean; version: VersionMeta }
   | { ok: false; code: 'version_conflict'; current: number }
   | { ok: false; code: 'invalid_config'; errors: ConfigError[] }
-  | { ok: false; code: 'not_found' | 'apply_failed' | 'store_failed' | 'store_unavailable' | 'not_ready'; message: string };
+  | { ok: false; code: 'not_found' | 'apply_failed' | 'store_failed' | 'store_unavailable' | 'not_ready' | 'rollout_in_progress'; message: string };
 
 export interface AdminControl {
   readiness(): Readiness;
@@ -67,4 +68,6 @@ export interface AdminControl {
   rollback(to: number, meta: WriteMeta, expected: number | undefined): Promise<WriteResult>;
   audit(entry: AuditEntry): Promise<void>;
   auditEntries(limit: number): Promise<AuditEntry[]>;
+  /** Staged rollouts across the fleet; undefined without a shared store (etcd). */
+  rollouts?(): RolloutAdmin | undefined;
 }

@@ -7,6 +7,7 @@ import { configRoutes } from './config-routes.ts';
 import type { AdminControl } from './control.ts';
 import { handleObservability } from './observability-routes.ts';
 import { resourceRoutes } from './resource-routes.ts';
+import { rolloutRoutes } from './rollout-routes.ts';
 import { fail, json } from './respond.ts';
 import { AdminRouter, type AdminContext, type AdminRoutes } from './router.ts';
 import type { TelemetryView } from './telemetry-view.ts';
@@ -80,6 +81,7 @@ function routeTable(control: AdminControl, extraRoutes: AdminRoutes = {}): Admin
     },
     ...configRoutes(control),
     ...resourceRoutes(control),
+    ...rolloutRoutes(control),
     ...extraRoutes,
   };
 }

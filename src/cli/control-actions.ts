@@ -190,6 +190,9 @@ export async function status(opts: AdminOptions): Promise<void> {
     if (reloads) rows.push(['reloads', `${reloads.ok} ok, ${reloads.failed} failed`]);
     const store = detail.store as { backend: string; location: string; state: string; reason?: string; since: string } | undefined;
     if (store) rows.push(['store', store.state === 'ok' ? `${store.location} (ok)` : `${store.location}: ${store.state.toUpperCase()} since ${store.since}: ${store.reason ?? ''}`]);
+    if (detail.instance !== undefined) rows.push(['instance', String(detail.instance)]);
+    const rollout = detail.rollout as { id: string; canary: boolean; state?: string } | undefined;
+    if (rollout) rows.push(['rollout', `${rollout.id} observing; ${rollout.canary ? `this instance is a canary (${rollout.state ?? 'applying'} the candidate)` : 'this instance is not a canary (runs the newest version)'}`]);
     out(table(['', ''], rows).split('\n').slice(1).join('\n'));
   }
   if (ready.status !== 200) process.exitCode = 2;
@@ -207,7 +210,7 @@ function pick<T extends { name: string }>(items: T[], names: string[], noun: str
   return items.filter((i) => names.includes(i.name));
 }
 
-async function readLocal(file: string): Promise<string> {
+export async function readLocal(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
@@ -216,6 +219,6 @@ async function readLocal(file: string): Promise<string> {
 }
 
 /** Header values travel as latin1 bytes; the admin API decodes UTF-8 from them (respond.ts headerText). */
-function encodeHeader(value: string): string {
+export function encodeHeader(value: string): string {
   return Buffer.from(value, 'utf8').toString('latin1');
 }

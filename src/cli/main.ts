@@ -8,6 +8,7 @@ import { StartupError } from '../runtime/errors.ts';
 import { CliError } from './admin-client.ts';
 import { addControlCommands } from './control-commands.ts';
 import { addRegisterCommand } from './register-command.ts';
+import { addRolloutCommands } from './rollout-commands.ts';
 
 // The config loader (zod, yaml) and the runtime (undici, pino) are imported by the commands that use them:
 // `sluice version` and `--help` answer in a few dozen milliseconds instead of most of a second.
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
     });
 
   addControlCommands(program);
+  addRolloutCommands(program);
   addRegisterCommand(program);
 
   program

@@ -223,6 +223,20 @@ const etcdStore = z
     requestTimeout: duration.prefault('2s').describe('Deadline of each etcd request; a slower answer counts as etcd being unreachable.'),
     username: z.string().min(1).optional().describe('etcd user, when etcd has authentication enabled (with password).'),
     password: z.string().min(1).optional().describe('Password of the etcd user (shown as [redacted] by the admin API).'),
+    instance: z
+      .strictObject({
+        id: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'an instance id is letters, digits, "_", ".", ":" or "-" (at most 128)')
+          .optional()
+          .describe('This instance\'s name in the fleet (<prefix>instances/<id>); unique per prefix. Default: <host name>:<admin port>.'),
+        labels: z
+          .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/, 'a label name is letters, digits, "_", ".", "/" or "-"'), z.string().max(128))
+          .default({})
+          .describe('Labels a staged rollout selects instances by, e.g. { zone: eu-west-1a, tier: canary } (docs/distributed.md).'),
+      })
+      .prefault({})
+      .describe('How this instance is known to the fleet: staged rollouts pick their canaries by these labels.'),
   })
   .refine((e) => (e.username === undefined) === (e.password === undefined), { path: ['password'], message: 'set both username and password, or neither' })
   .describe(

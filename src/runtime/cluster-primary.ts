@@ -1,12 +1,14 @@
 // `sluice start --workers N` (N > 1): the primary owns the config file, the admin listener and the workers.
 // Workers bind the proxy ports themselves with SO_REUSEPORT, so the kernel spreads connections and no request
 // passes through the primary. A reload is validated here once, then applied by every worker (worker-set.ts).
+import type { AddressInfo } from 'node:net';
 import { formatConfigError } from '../config/load.ts';
 import { createObservability } from '../observability/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import { ConfigFile } from '../store/config-file.ts';
 import { startAdmin, stopAdmin } from './admin-listener.ts';
 import { ControlPlane } from './control-plane.ts';
+import { joinFleet } from './fleet.ts';
 import { adminAuth, openControlStore } from './control-store.ts';
 import { StartupError } from './errors.ts';
 import { watchForReloads } from './reload-triggers.ts';
@@ -27,7 +29,8 @@ export async function startPrimary(configPath: string, workers: number, log: Log
   const checked = await file.load();
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
   const auth = adminAuth(file, checked.config, log);
-  const stores = await openControlStore(file, checked.config, log);
+  // Staged rollouts read the workers' request metrics, as /metrics does (the set is created just below).
+  const stores = await openControlStore(file, checked.config, log, async () => (await set.telemetry({ what: 'metrics' })) as unknown[][]);
 
   const set = new WorkerSet(workers, log, { maxLocalKeys: checked.config.server.rateLimit.maxLocalKeys });
   // The primary serves no requests: it records only what it alone knows (reloads, the version) and its process.
@@ -54,7 +57,9 @@ export async function startPrimary(configPath: string, workers: number, log: Log
   // The admin listener comes first: /readyz answers 503 while the workers start.
   const telemetry = clusterTelemetry((ask) => set.telemetry(ask), own.metrics, () => control.reloads);
   const admin = await startAdmin(control, checked.config.admin.address, log, telemetry, auth);
+  let leave = async () => {};
   const abort = async (message: string, exitCode: 1 | 2): Promise<never> => {
+    await leave();
     stopAdmin(admin);
     await set.stop(STOP_MARGIN_MS);
     await own.close();
@@ -64,6 +69,11 @@ export async function startPrimary(configPath: string, workers: number, log: Log
     await set.start();
   } catch (err) {
     await abort(`cannot start the workers: ${(err as Error).message}`, 2);
+  }
+  try {
+    leave = await joinFleet(stores.fleet, control, admin.address() as AddressInfo);
+  } catch (err) {
+    await abort(`cannot register this instance in etcd: ${(err as Error).message}`, 2);
   }
   const first = await control.reload('start');
   if (!first.ok) await abort(first.errors.join('\n'), provisionFailed || first.kind === 'store' ? 2 : 1);
@@ -76,6 +86,7 @@ export async function startPrimary(configPath: string, workers: number, log: Log
       unwatch();
       stopAdmin(admin);
       await set.stop(set.drainTimeout + STOP_MARGIN_MS);
+      await leave();
       await control.close();
       await own.close();
     },

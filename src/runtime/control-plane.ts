@@ -8,10 +8,12 @@ import { formatConfigError, parseConfig, type LoadResult } from '../config/load.
 import type { SluiceConfig } from '../config/schema.ts';
 import type { AdminControl, Readiness, ReloadResult, RunningConfig, UpstreamsView, WriteMeta, WriteResult } from '../admin/control.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Rollout, RolloutAdmin, RolloutPeer } from '../rollout/types.ts';
 import type { AuditEntry, AuditTrail } from '../store/audit-log.ts';
 import type { ConfigFile } from '../store/config-file.ts';
 import {
   isShared,
+  RolloutInProgressError,
   StoreUnavailableError,
   VersionConflictError,
   type ConfigStore,
@@ -38,10 +40,12 @@ export interface Applier {
 export interface ControlStore {
   store: ConfigStore;
   audit: AuditTrail;
+  /** With etcd: staged rollouts (src/rollout/), this instance's part in them and the admin API's. */
+  rollouts?: { peer: RolloutPeer; admin: RolloutAdmin };
 }
 
 /** What went wrong after validation: applying, recording, a lost compare-and-swap, or an unreachable store. */
-type Failure = { ok: false; kind: 'apply' | 'store' | 'unavailable'; message: string } | { ok: false; kind: 'conflict'; current: number };
+type Failure = { ok: false; kind: 'apply' | 'store' | 'unavailable' | 'rollout'; message: string } | { ok: false; kind: 'conflict'; current: number };
 
 export class ControlPlane implements AdminControl {
   readonly #file: ConfigFile;
@@ -51,6 +55,11 @@ export class ControlPlane implements AdminControl {
   /** Set when the store is shared (etcd): then the store, not the file, holds the config in service. */
   readonly #shared: SharedConfigStore | undefined;
   readonly #audit: AuditTrail;
+  readonly #rollouts: ControlStore['rollouts'];
+  /** A rollout whose candidate this instance refused (invalid here, or could not be applied): not tried again. */
+  #refusedRollout: string | undefined;
+  /** The rollout observing at the last sync, and whether this instance is one of its canaries. */
+  #following: { id: string; canary: boolean; state?: 'applied' | 'refused' } | undefined;
   #applied: RunningConfig | undefined;
   /** The version in service: set when the Applier has put it live, a moment before it is recorded. */
   #live: number | undefined;
@@ -72,6 +81,7 @@ export class ControlPlane implements AdminControl {
     this.#store = store.store;
     this.#shared = isShared(store.store) ? store.store : undefined;
     this.#audit = store.audit;
+    this.#rollouts = store.rollouts;
   }
 
   /** True when the config lives in a shared store (etcd) rather than in the config file. */
@@ -147,11 +157,21 @@ export class ControlPlane implements AdminControl {
     if (!this.#shared && expected !== undefined && expected !== applied.version) return { ok: false, code: 'version_conflict', current: applied.version };
     const parsed: LoadResult = parseConfig(text, this.#file.path);
     if (!parsed.ok) return { ok: false, code: 'invalid_config', errors: parsed.errors };
+    // Checked before anything is applied; the commit's transaction checks again (a rollout may start meanwhile).
+    if (this.#rollouts) {
+      let observing: Rollout | undefined;
+      try {
+        observing = await this.#rollouts.peer.observing();
+      } catch (err) {
+        return { ok: false, code: 'store_unavailable', message: (err as Error).message };
+      }
+      if (observing) return { ok: false, code: 'rollout_in_progress', message: new RolloutInProgressError(observing.id).message };
+    }
     if (text === applied.text) return { ok: true, changed: false, version: applied.meta };
     const done = await this.#goLive(parsed.config, text, entry, !this.#shared, expected);
     if (!done.ok) {
       if (done.kind === 'conflict') return { ok: false, code: 'version_conflict', current: done.current };
-      const code = done.kind === 'store' ? 'store_failed' : done.kind === 'unavailable' ? 'store_unavailable' : 'apply_failed';
+      const code = done.kind === 'store' ? 'store_failed' : done.kind === 'unavailable' ? 'store_unavailable' : done.kind === 'rollout' ? 'rollout_in_progress' : 'apply_failed';
       return { ok: false, code, message: done.message };
     }
     this.reloads.ok++;
@@ -205,6 +225,7 @@ export class ControlPlane implements AdminControl {
           if (writeFile) await this.#file.write(previous.text).catch((e: unknown) => this.#log.error({ err: String(e) }, 'cannot restore the config file'));
         }
         if (err instanceof VersionConflictError) return { ok: false, kind: 'conflict', current: err.current };
+        if (err instanceof RolloutInProgressError) return { ok: false, kind: 'rollout', message: err.message };
         return { ok: false, kind: err instanceof StoreUnavailableError ? 'unavailable' : 'store', message };
       }
       if (entry.source === 'file' && previous) {
@@ -212,6 +233,7 @@ export class ControlPlane implements AdminControl {
       }
     }
     this.#applied = { version: meta.version, meta, text, config, loadedAt: new Date().toISOString() };
+    this.#rollouts?.peer.applied(meta.version, undefined);
     return { ok: true, meta };
   }
 
@@ -240,29 +262,61 @@ export class ControlPlane implements AdminControl {
       this.#log.info({ version: done.meta.version, store: shared.location, file: this.#file.path }, 'config store was empty: seeded it with the config file');
       return { ok: true, version: done.meta.version, changed: true };
     }
-    if (applied && applied.version === latest.version && applied.meta.sha256 === latest.sha256) {
+    // During a staged rollout a canary runs the candidate instead; every other instance, and a canary that
+    // refused it, runs the newest version. One path for both, so a rollout never races a new version.
+    let observing: Rollout | undefined;
+    try {
+      observing = await this.#rollouts?.peer.observing();
+    } catch (err) {
+      return { ...this.#reject(reason, [(err as Error).message], 'cannot read the config store; the running config keeps serving'), kind: 'store' };
+    }
+    const canary = observing !== undefined && observing.canaries.includes(this.#rollouts!.peer.instanceId);
+    const candidate = canary && this.#refusedRollout !== observing!.id ? observing : undefined;
+    this.#following = observing === undefined ? undefined : { id: observing.id, canary, ...(this.#following?.id === observing.id && this.#following.state ? { state: this.#following.state } : {}) };
+    const want = candidate ? { text: candidate.text, meta: candidateMeta(candidate, latest.version) } : { text: latest.text, meta: metaOf(latest) };
+    if (applied && applied.version === want.meta.version && applied.meta.sha256 === want.meta.sha256) {
       this.#rejected = undefined;
       return { ok: true, version: applied.version, changed: false };
     }
+    const what = candidate ? `rollout ${candidate.id}` : `version ${latest.version}`;
     // Relative paths in it (plugin modules, CA files, token files) are read beside the local config file.
-    const parsed = parseConfig(latest.text, this.#file.path);
+    const parsed = parseConfig(want.text, this.#file.path);
     if (!parsed.ok) {
+      const errors = parsed.errors.map((e) => `${what}: ${formatConfigError(e)}`);
+      if (candidate) return this.#refuse(candidate, reason, errors);
       this.#refused = latest.version;
-      const errors = parsed.errors.map((e) => `version ${latest.version}: ${formatConfigError(e)}`);
       return this.#reject(reason, errors, 'the newest version in the config store is not valid here; the previous config keeps serving');
     }
     try {
       await this.#applier.apply(parsed.config, latest.version);
     } catch (err) {
+      const errors = [`${what}: ${(err as Error).message}`];
+      if (candidate) return { ...this.#refuse(candidate, reason, errors), kind: 'apply' };
       this.#refused = latest.version;
-      return { ...this.#reject(reason, [`version ${latest.version}: ${(err as Error).message}`], 'config could not be applied; the previous config keeps serving'), kind: 'apply' };
+      return { ...this.#reject(reason, errors, 'config could not be applied; the previous config keeps serving'), kind: 'apply' };
     }
     this.#live = latest.version;
-    this.#applied = { version: latest.version, meta: metaOf(latest), text: latest.text, config: parsed.config, loadedAt: new Date().toISOString() };
+    this.#applied = { version: latest.version, meta: want.meta, text: want.text, config: parsed.config, loadedAt: new Date().toISOString() };
     this.#rejected = undefined;
     this.reloads.ok++;
-    this.#log.info({ reason, version: latest.version, author: latest.author, store: shared.location }, applied ? 'config version from the store applied' : 'config loaded from the store');
+    if (candidate) this.#following = { id: candidate.id, canary: true, state: 'applied' };
+    this.#rollouts?.peer.applied(latest.version, candidate ? { id: candidate.id, state: 'applied', at: new Date().toISOString() } : undefined);
+    if (candidate) this.#log.info({ reason, rollout: candidate.id, baseVersion: latest.version, store: shared.location }, 'canary: the rollout\'s candidate config applied');
+    else this.#log.info({ reason, version: latest.version, author: latest.author, store: shared.location }, applied ? 'config version from the store applied' : 'config loaded from the store');
     return { ok: true, version: latest.version, changed: true };
+  }
+
+  /** A canary that cannot run the candidate says so (the controller rolls the rollout back) and keeps its config. */
+  #refuse(candidate: Rollout, reason: string, errors: string[]): { ok: false; errors: string[] } {
+    this.#refusedRollout = candidate.id;
+    this.#following = { id: candidate.id, canary: true, state: 'refused' };
+    this.#rollouts?.peer.applied(this.#applied?.version ?? 0, { id: candidate.id, state: 'refused', error: errors.join('; '), at: new Date().toISOString() });
+    return this.#reject(reason, errors, 'canary: the rollout\'s candidate config was refused; the previous config keeps serving');
+  }
+
+  /** Staged rollouts, with a shared store. */
+  rollouts(): RolloutAdmin | undefined {
+    return this.#rollouts?.admin;
   }
 
   /**
@@ -302,7 +356,14 @@ export class ControlPlane implements AdminControl {
     const applier = this.#applier.readiness();
     return {
       ready: this.#applied !== undefined && applier.ready,
-      detail: { configVersion: this.#live ?? 0, reloads: this.reloads, ...applier.detail, store: this.storeStatus() },
+      detail: {
+        configVersion: this.#live ?? 0,
+        reloads: this.reloads,
+        ...applier.detail,
+        store: this.storeStatus(),
+        ...(this.#rollouts ? { instance: this.#rollouts.peer.instanceId } : {}),
+        ...(this.#following ? { rollout: this.#following } : {}),
+      },
     };
   }
 
@@ -359,4 +420,9 @@ function failureMessage(failure: Failure): string {
 function metaOf(v: ConfigVersion | VersionMeta): VersionMeta {
   const { text: _text, ...meta } = v as ConfigVersion;
   return meta;
+}
+
+/** How a canary's running config is shown: the base version's number, the rollout's author, message and checksum. */
+function candidateMeta(rollout: Rollout, version: number): VersionMeta {
+  return { version, createdAt: rollout.createdAt, author: rollout.author, message: `candidate of rollout ${rollout.id}: ${rollout.message}`, source: 'rollout', sha256: rollout.sha256 };
 }

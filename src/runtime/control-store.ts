@@ -12,6 +12,7 @@ import type { ConfigFile } from '../store/config-file.ts';
 import { FileVersionStore } from '../store/file-version-store.ts';
 import type { ControlStore } from './control-plane.ts';
 import { StartupError } from './errors.ts';
+import { openFleet, type Fleet, type MetricSnapshots } from './fleet.ts';
 
 /** store.dir, or .sluice/<config file name>/ beside the config file (so two configs in one folder never share). */
 export function storeDir(file: ConfigFile, config: SluiceConfig): string {
@@ -19,12 +20,18 @@ export function storeDir(file: ConfigFile, config: SluiceConfig): string {
   return config.store.dir === undefined ? join(base, '.sluice', file.path.slice(base.length + 1)) : resolve(base, config.store.dir);
 }
 
-export async function openControlStore(file: ConfigFile, config: SluiceConfig, log: Logger): Promise<ControlStore> {
+/**
+ * `metrics` is read only once the instance serves (staged rollouts measure with it), so it may close over what
+ * is created after the store.
+ */
+export async function openControlStore(file: ConfigFile, config: SluiceConfig, log: Logger, metrics: MetricSnapshots): Promise<ControlStore & { fleet?: Fleet }> {
   const { etcd } = config.store;
   if (etcd !== undefined) {
     try {
       const store = await EtcdVersionStore.open({ ...etcd, maxVersions: config.store.maxVersions });
-      return { store, audit: new EtcdAuditLog(store.client, etcd.prefix, store.location) };
+      const audit = new EtcdAuditLog(store.client, etcd.prefix, store.location);
+      const fleet = openFleet(store, audit, etcd, log, metrics);
+      return { store, audit, rollouts: fleet.rollouts, fleet };
     } catch (err) {
       // DESIGN.md: a store unreachable at start is a runtime failure. Serving the local file instead could put a
       // config in service that the fleet replaced long ago, with nothing to show for it.

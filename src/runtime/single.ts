@@ -9,6 +9,7 @@ import { Gateway } from '../proxy/gateway.ts';
 import { ConfigFile } from '../store/config-file.ts';
 import { startAdmin, stopAdmin } from './admin-listener.ts';
 import { ControlPlane } from './control-plane.ts';
+import { joinFleet } from './fleet.ts';
 import { adminAuth, openControlStore } from './control-store.ts';
 import { StartupError } from './errors.ts';
 import { gatewayEvents, sinkErrorLogger } from './gateway-events.ts';
@@ -30,7 +31,8 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
   const checked = await file.load();
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
   const auth = adminAuth(file, checked.config, log);
-  const stores = await openControlStore(file, checked.config, log);
+  // Staged rollouts read this process's request metrics (observability is created just below; read later).
+  const stores = await openControlStore(file, checked.config, log, async () => [await observability.metrics.snapshot()]);
 
   const observability = createObservability(checked.config.observability, { onSinkError: sinkErrorLogger(log) });
   const gateway = new Gateway({ ...gatewayEvents(log), observability });
@@ -53,8 +55,18 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
     stores,
   );
   const admin = await startAdmin(control, checked.config.admin.address, log, processTelemetry(gateway, observability, () => control.reloads), auth);
+  let leave: () => Promise<void>;
+  try {
+    leave = await joinFleet(stores.fleet, control, admin.address() as AddressInfo);
+  } catch (err) {
+    stopAdmin(admin);
+    await observability.close();
+    await control.close();
+    throw new StartupError(`cannot register this instance in etcd: ${(err as Error).message}`, 2);
+  }
   const first = await control.reload('start');
   if (!first.ok) {
+    await leave();
     stopAdmin(admin);
     await observability.close();
     // The file was valid a moment ago: a failure now is provisioning (a port that cannot be bound) unless the
@@ -75,6 +87,7 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
       unwatch();
       stopAdmin(admin);
       await gateway.close();
+      await leave();
       await control.close();
       await observability.close();
     },

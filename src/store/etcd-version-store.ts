@@ -10,12 +10,16 @@
 //   <prefix>config/latest          N
 //   <prefix>config/versions/N      the version as JSON, text included
 //   <prefix>config/history/N       its metadata only (the history listing reads these, not every config)
+//   <prefix>rollout/current        present only while a staged rollout observes a candidate (src/rollout/): every
+//                                  commit requires it absent, except the one that promotes that rollout, which
+//                                  removes it in the same transaction — so no write can slip in during a rollout.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { Range } from 'etcd3';
 import { etcdClient, etcdProblem, isUnreachable } from '../etcd/client.ts';
 import {
   metaOf,
   parseVersion,
+  RolloutInProgressError,
   StoreUnavailableError,
   VersionConflictError,
   type ConfigVersion,
@@ -53,6 +57,8 @@ export class EtcdVersionStore implements SharedConfigStore {
   readonly #latestKey: string;
   readonly #versions: string;
   readonly #history: string;
+  /** The rollout gate (see the key list above). */
+  readonly #rollout: string;
   readonly #max: number;
   readonly #probeMs: number;
   #health: StoreHealth = { state: 'ok', since: new Date().toISOString() };
@@ -63,6 +69,7 @@ export class EtcdVersionStore implements SharedConfigStore {
     this.#latestKey = `${options.prefix}config/latest`;
     this.#versions = `${options.prefix}config/versions/`;
     this.#history = `${options.prefix}config/history/`;
+    this.#rollout = `${options.prefix}rollout/current`;
     this.#max = options.maxVersions;
     this.#probeMs = options.probeInterval ?? 1000;
   }
@@ -117,6 +124,19 @@ export class EtcdVersionStore implements SharedConfigStore {
   }
 
   async commit(entry: NewVersion, expected?: number): Promise<ConfigVersion> {
+    return this.#commit(entry, expected, undefined);
+  }
+
+  /**
+   * Promotes the rollout observing now: commits its candidate as version `expected + 1` and, in the same
+   * transaction, removes `rollout/current` (compared on its mod revision: an abort in between wins) and writes
+   * `finish` (the finished rollout's record).
+   */
+  promoteRollout(entry: NewVersion, expected: number, rollout: { modRevision: string; finish: { key: string; value: (version: number) => string } }): Promise<ConfigVersion> {
+    return this.#commit(entry, expected, rollout);
+  }
+
+  async #commit(entry: NewVersion, expected: number | undefined, rollout: { modRevision: string; finish: { key: string; value: (version: number) => string } } | undefined): Promise<ConfigVersion> {
     for (let attempt = 1; ; attempt++) {
       const pointer = await this.#call(() => this.client.get(this.#latestKey).exec());
       const kv = pointer.kvs[0];
@@ -129,6 +149,7 @@ export class EtcdVersionStore implements SharedConfigStore {
         this.client.put(this.#versions + pad(version.version)).value(JSON.stringify(version)),
         this.client.put(this.#history + pad(version.version)).value(JSON.stringify(meta)),
         this.client.put(this.#latestKey).value(String(version.version)),
+        ...(rollout ? [this.client.delete().key(this.#rollout), this.client.put(rollout.finish.key).value(rollout.finish.value(version.version))] : []),
       ];
       // Past maxVersions the oldest go, in the same transaction (the range covers any earlier leftovers too).
       const prune =
@@ -138,14 +159,19 @@ export class EtcdVersionStore implements SharedConfigStore {
               this.client.delete().range(new Range(this.#history + pad(0), this.#history + pad(oldest))),
             ]
           : [];
-      // A missing key's mod revision compares as 0: "nobody has committed yet".
+      // A missing key's mod revision compares as 0: "nobody has committed yet" (and "no rollout is observing").
       const swapped = await this.#call(() =>
         this.client
           .if(this.#latestKey, 'Mod', '==', kv?.mod_revision ?? 0)
+          .and(this.#rollout, 'Mod', '==', rollout?.modRevision ?? 0)
           .then(...writes, ...prune)
           .commit(),
       );
       if (swapped.succeeded) return version;
+      const gate = await this.#call(() => this.client.get(this.#rollout).exec());
+      const observing = gate.kvs[0];
+      if (!rollout && observing) throw new RolloutInProgressError((JSON.parse(observing.value.toString()) as { id: string }).id);
+      if (rollout && observing?.mod_revision !== rollout.modRevision) throw new Error('the rollout changed (aborted or decided elsewhere) before it could be promoted');
       // Someone else committed between our read and our write.
       if (expected !== undefined || attempt >= COMMIT_ATTEMPTS) {
         const now = await this.#call(() => this.client.get(this.#latestKey).string());

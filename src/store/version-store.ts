@@ -3,8 +3,8 @@
 // plus SharedConfigStore (follow and health), and both run the same test cases (store-cases.ts).
 import { createHash } from 'node:crypto';
 
-/** What made a version: a write through the admin API, a rollback, or the config file (an edit, a start). */
-export type VersionSource = 'api' | 'rollback' | 'file';
+/** What made a version: a write through the admin API, a rollback, the config file (an edit, a start), or a promoted staged rollout. */
+export type VersionSource = 'api' | 'rollback' | 'file' | 'rollout';
 
 export interface VersionMeta {
   /** 1, 2, 3…: never reused, even after older versions are pruned. */
@@ -35,6 +35,16 @@ export class VersionConflictError extends Error {
   constructor(expected: number, current: number) {
     super(`expected version ${expected} to be the newest, but it is ${current}`);
     this.current = current;
+  }
+}
+
+/** A staged rollout is observing (etcd): no other version may be committed until it is promoted or rolled back. */
+export class RolloutInProgressError extends Error {
+  readonly code = 'rollout_in_progress';
+  readonly rollout: string;
+  constructor(rollout: string) {
+    super(`rollout ${rollout} is observing a candidate version; config writes wait until it ends: promote or abort it first (sluice rollout promote|abort, POST /api/v1/rollouts/current/promote|abort)`);
+    this.rollout = rollout;
   }
 }
 
