@@ -13,7 +13,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { observabilitySchema, type ObservabilityInput } from '../src/config/observability-schema.ts';
 import { createObservability, type Observability, type RequestRecord } from '../src/observability/index.ts';
 import { TraceRequestEncoder } from '../src/observability/otlp-encode.ts';
-import { OtlpHttpSpanExporter } from '../src/observability/otlp-exporter.ts';
+import { SpanExportPipeline, type OtlpTraceSettings, type SpanOutcome } from '../src/observability/span-export.ts';
 import { SluiceSpan, clientSpanAttributes, serverSpanAttributes } from '../src/observability/spans.ts';
 import { newSpanId, newTraceId } from '../src/observability/trace-context.ts';
 import {
@@ -332,30 +332,56 @@ describe('Sluice\'s OTLP/HTTP exporter', () => {
     server.close();
   });
 
+  const resource = resourceFromAttributes({ 'service.name': 's' });
   const oneSpan = () => {
     const s = performance.now();
-    return [new SluiceSpan({
+    return new SluiceSpan({
       name: 'GET r', kind: SpanKind.SERVER, traceId: newTraceId(), spanId: newSpanId(), parentSpanId: undefined, parentIsRemote: false, sampled: true,
-      traceState: undefined, start: s, end: s + 1, error: false, attributes: { 'http.request.method': 'GET' }, resource: resourceFromAttributes({ 'service.name': 's' }), scope: { name: 's' },
-    })];
+      traceState: undefined, start: s, end: s + 1, error: false, attributes: { 'http.request.method': 'GET' }, resource, scope: { name: 's' },
+    });
   };
-  const exportOnce = (exporter: OtlpHttpSpanExporter) => new Promise<{ code: number; error?: Error }>((resolve) => exporter.export(oneSpan(), resolve));
+  /** Exports `spans` spans through a pipeline and returns what it counted. */
+  const exportSpans = async (settings: Partial<OtlpTraceSettings>, spans = 1) => {
+    const counted: Partial<Record<SpanOutcome, number>> = {};
+    const pipeline = new SpanExportPipeline(
+      { endpoint: url, headers: {}, compression: 'none', timeout: 5000, maxQueueSize: 100, maxBatchSize: 2, flushInterval: 50, ...settings },
+      resource, { name: 's' }, (outcome, n) => (counted[outcome] = (counted[outcome] ?? 0) + n),
+    );
+    for (let i = 0; i < spans; i++) pipeline.submit(oneSpan());
+    await pipeline.flush(); // close() alone would not retry: at shutdown a failed batch is given up on
+    await pipeline.close();
+    return counted;
+  };
 
   it('retries 503 and then succeeds, gzip when asked', async () => {
     answers = [503, 503];
     received.length = 0;
-    const result = await exportOnce(new OtlpHttpSpanExporter({ endpoint: url, headers: {}, compression: 'gzip', timeout: 5000 }));
-    assert.equal(result.code, 0);
+    assert.deepEqual(await exportSpans({ compression: 'gzip' }), { exported: 1 });
     assert.deepEqual(received, [{ encoding: 'gzip', spans: 1 }]);
   });
 
-  it('fails at once on a 400, and when nothing listens within the budget', async () => {
+  it('sends batches of at most maxBatchSize spans, and drops (counting) what the queue cannot hold', async () => {
+    answers = [];
+    received.length = 0;
+    assert.deepEqual(await exportSpans({ maxBatchSize: 2 }, 5), { exported: 5 });
+    assert.deepEqual(received.map((r) => r.spans).sort(), [1, 2, 2]);
+    received.length = 0;
+    // 3 spans make a batch that goes out; 3 more wait for it; the last 2 find the queue full.
+    assert.deepEqual(await exportSpans({ maxQueueSize: 3, maxBatchSize: 3 }, 8), { exported: 6, dropped: 2 });
+  });
+
+  it('fails at once on a 400, and after its retries when nothing listens', async () => {
     answers = [400];
-    const rejected = await exportOnce(new OtlpHttpSpanExporter({ endpoint: url, headers: {}, compression: 'none', timeout: 5000 }));
-    assert.equal(rejected.code, 1);
-    assert.match(rejected.error!.message, /400/);
-    assert.equal(answers.length, 0);
-    const unreachable = await exportOnce(new OtlpHttpSpanExporter({ endpoint: 'http://127.0.0.1:9', headers: {}, compression: 'none', timeout: 300 }));
-    assert.equal(unreachable.code, 1);
+    assert.deepEqual(await exportSpans({}), { failed: 1 });
+    assert.equal(answers.length, 0, 'a 400 is not retried');
+    const counted: Partial<Record<SpanOutcome, number>> = {};
+    const pipeline = new SpanExportPipeline(
+      { endpoint: 'http://127.0.0.1:9', headers: {}, compression: 'none', timeout: 300, maxQueueSize: 10, maxBatchSize: 10, flushInterval: 10 },
+      resource, { name: 's' }, (outcome, n) => (counted[outcome] = (counted[outcome] ?? 0) + n),
+    );
+    pipeline.submit(oneSpan());
+    await pipeline.flush();
+    assert.deepEqual(counted, { failed: 1 });
+    await pipeline.close();
   });
 });

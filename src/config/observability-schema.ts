@@ -31,7 +31,7 @@ const otlpTraces = z.strictObject({
   endpoint: HTTP_URL.describe('Base URL of an OTLP/HTTP receiver (collector, Jaeger, Tempo); spans are posted to {endpoint}/v1/traces.'),
   headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers, e.g. an authorization token.'),
   compression: z.enum(['none', 'gzip']).default('none').describe('Compression of the protobuf payload.'),
-  timeout: duration.prefault('10s').describe('Time budget of one export request, retries included.'),
+  timeout: duration.prefault('10s').describe('Deadline of one export request; a failed export (429, 502, 503, 504, no connection) is retried 5 times with backoff, then its spans are counted as failed.'),
   maxQueueSize: z.number().int().min(1).max(1_000_000).default(8192).describe(
     'Finished spans waiting for export; beyond this new spans are dropped and counted in sluice_trace_spans_total{outcome="dropped"}.',
   ),
@@ -59,6 +59,9 @@ const traceStore = z.strictObject({
   ),
   slowerThan: duration.prefault('1s').describe('A request at least this slow is kept as notable, sampled or not.'),
   maxSpansPerTrace: z.number().int().min(2).max(10_000).default(64).describe('Spans kept per trace; more are counted, not stored.'),
+  ordinaryPerSecond: z.number().int().min(0).max(1_000_000).default(100).describe(
+    'Most ordinary traces (sampled, neither errors nor slow) taken in a second; 0 takes every one. At high sampling the store would otherwise turn over many times a second and spend the gateway\'s CPU collecting traces nobody can look at in time. Errors and slow requests are always taken, and a trace already in the store takes its later hops.',
+  ),
 });
 
 const metrics = z.strictObject({

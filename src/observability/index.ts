@@ -108,7 +108,7 @@ class ObservabilityHub implements Observability {
     const exporterKey = JSON.stringify([otlp, config.tracing.serviceName]);
     if (exporterKey !== this.#exporterKey) {
       if (this.#exporter !== undefined) this.#retire(this.#exporter);
-      this.#exporter = otlp === undefined ? undefined : new SpanExportPipeline(otlp, this.#spanOutcome);
+      this.#exporter = otlp === undefined ? undefined : new SpanExportPipeline(otlp, this.#resource, this.#scope, this.#spanOutcome);
       this.#exporterKey = exporterKey;
     }
     const log = config.accessLog.enabled ? config.accessLog : undefined;
@@ -201,7 +201,7 @@ class ObservabilityHub implements Observability {
       closing.push(entry.resource.close(CLOSE_BUDGET_MS));
     }
     this.#retired.clear();
-    if (this.#exporter !== undefined) closing.push(this.#exporter.close());
+    if (this.#exporter !== undefined) closing.push(this.#exporter.close(CLOSE_BUDGET_MS));
     if (this.#accessLog !== undefined) closing.push(this.#accessLog.close(CLOSE_BUDGET_MS));
     await Promise.all(closing);
   }

@@ -115,6 +115,8 @@ export class TraceRequestEncoder {
   readonly #scopes = new WeakMap<InstrumentationScope, Buffer>();
   /** Where one span's body is written before its length is known; grows as needed. */
   #scratch = Buffer.allocUnsafe(16 * 1024);
+  /** Length of the span body prepareSpan() left in the scratch buffer. */
+  #prepared = 0;
 
   /** The encoded KeyValue field of a recurring pair, or undefined for a value not worth caching. */
   #cachedPair(key: string, v: AttributeValue): Buffer | undefined {
@@ -253,6 +255,46 @@ export class TraceRequestEncoder {
     buf[pos++] = 0x01;
     buf.writeUInt32LE(ctx.traceFlags | (parent ? CONTEXT_HAS_IS_REMOTE | (parent.isRemote ? CONTEXT_IS_REMOTE : 0) : 0), pos);
     return pos + 4;
+  }
+
+  /**
+   * Encodes one span's body into the scratch buffer and returns the size of its ScopeSpans.spans field (tag,
+   * length, body); writePreparedSpan then copies that field into its place. For span-export.ts, which encodes
+   * each span as it ends (two calls rather than a closure: nothing is allocated per span).
+   */
+  prepareSpan(span: ReadableSpan): number {
+    this.#prepared = this.#span(span);
+    return 1 + varintSize(this.#prepared) + this.#prepared;
+  }
+
+  /** Writes the span prepareSpan() encoded at `pos` in `buf` (with room for its size); returns where it ends. */
+  writePreparedSpan(buf: Buffer, pos: number): number {
+    const length = this.#prepared;
+    buf[pos++] = 0x12; // ScopeSpans.spans = 2
+    pos = writeVarint(buf, pos, length);
+    buf.set(this.#scratch.subarray(0, length), pos);
+    return pos + length;
+  }
+
+  /**
+   * The start of an ExportTraceServiceRequest of one resource and one scope whose ScopeSpans.spans fields
+   * (spanField) come after it and take `spansBytes`: the request is this, then those fields.
+   */
+  requestHead(resource: Resource, scope: InstrumentationScope, spansBytes: number): Buffer {
+    const resourceField = this.#resource(resource);
+    const scopeField = this.#scope(scope);
+    const scopeSpans = scopeField.length + spansBytes;
+    const resourceSpans = resourceField.length + 1 + varintSize(scopeSpans) + scopeSpans;
+    const head = Buffer.allocUnsafe(2 + varintSize(resourceSpans) + varintSize(scopeSpans) + resourceField.length + scopeField.length);
+    let pos = 0;
+    head[pos++] = 0x0a; // resource_spans = 1
+    pos = writeVarint(head, pos, resourceSpans);
+    head.set(resourceField, pos);
+    pos += resourceField.length;
+    head[pos++] = 0x12; // scope_spans = 2
+    pos = writeVarint(head, pos, scopeSpans);
+    head.set(scopeField, pos);
+    return head;
   }
 
   #resource(resource: Resource): Buffer {

@@ -1,73 +1,77 @@
-// OTLP/HTTP protobuf export: OpenTelemetry's BatchSpanProcessor (bounded queue, batches, a timer, a time budget
-// per export) in front of OtlpHttpSpanExporter (Sluice's encoder, retries with backoff on 429/502/503/504, gzip).
-// The request path only pushes a finished span into the processor's array.
-import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider } from '@opentelemetry/api';
-import { BatchSpanProcessor, type BufferConfig, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { TracingSettings } from '../config/observability-schema.ts';
-import { OtlpHttpSpanExporter } from './otlp-exporter.ts';
+// OTLP/HTTP protobuf span export. Each span is encoded to protobuf the moment its request ends and only its bytes
+// wait for the batch, in the bounded buffer every access-log sink uses (sinks/batching-sink.ts: batches, a flush
+// timer, drops and failures counted, retries with backoff); a batch goes out as one ExportTraceServiceRequest.
+//
+// Written by hand instead of using OpenTelemetry's BatchSpanProcessor: that processor queues span objects until
+// their batch is sent, up to a second later, so at 100% sampling every span outlives young-generation collection
+// and is copied and promoted before it dies — measured, export cost 16 µs of CPU a request (two spans), most of
+// it in collecting spans rather than encoding them; encoded at the end, the spans die young (figures:
+// docs/observability.md, "Cost").
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { SinkBufferSettings, TracingSettings } from '../config/observability-schema.ts';
+import { TraceRequestEncoder } from './otlp-encode.ts';
+import { postOtlp } from './otlp-http.ts';
+import { BatchingSink, type Batch, type SinkOutcome } from './sinks/batching-sink.ts';
 
 export type SpanOutcome = 'exported' | 'dropped' | 'failed';
 export type OtlpTraceSettings = NonNullable<TracingSettings['otlp']>;
 
-/** The processor reports through this metric (OTel SDK self-observability semantic conventions). */
-const PROCESSED_SPANS = 'otel.sdk.processor.span.processed';
-
-/**
- * A MeterProvider that turns the processor's self-observability counter into Sluice's own counts: the processor
- * adds to `otel.sdk.processor.span.processed` with error.type "queue_full" when it drops a span for lack of room,
- * another error.type when an export failed, none when it succeeded.
- */
-function outcomeMeterProvider(count: (outcome: SpanOutcome, spans: number) => void): MeterProvider {
-  const noop = createNoopMeter();
-  const processed: Counter = {
-    add(value: number, attributes?: Attributes) {
-      const errorType = attributes?.['error.type'];
-      count(errorType === undefined ? 'exported' : errorType === 'queue_full' ? 'dropped' : 'failed', value);
-    },
-  };
-  const meter: Meter = Object.create(noop, {
-    createCounter: { value: (name: string) => (name === PROCESSED_SPANS ? processed : noop.createCounter(name)) },
-  });
-  return { getMeter: () => meter };
-}
+const gzip = promisify(gzipCallback);
+const OUTCOMES: Record<SinkOutcome, SpanOutcome> = { written: 'exported', dropped: 'dropped', failed: 'failed' };
+/** Retries of a failed export (429, 502, 503, 504, a connection failure), with backoff from 100 ms and jitter. */
+const RETRIES = 5;
+const RETRY_BACKOFF_MS = 100;
+/** Bytes queued at most: far above maxQueueSize of Sluice's spans (≈ 400 bytes each), a bound on odd big ones. */
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 /**
  * Where sampled spans go when an OTLP endpoint is configured.
  *
  * @example
- * const pipeline = new SpanExportPipeline({ endpoint: 'http://127.0.0.1:4318', ... }, (outcome, n) => count(outcome, n));
- * pipeline.submit(span);   // never waits; a full queue drops the span and counts it
- * await pipeline.close();  // flushes what is queued
+ * const pipeline = new SpanExportPipeline({ endpoint: 'http://127.0.0.1:4318', ... }, resource, scope, (outcome, n) => count(outcome, n));
+ * pipeline.submit(span);   // encodes now, never waits; a full queue drops the span and counts it
+ * await pipeline.close();  // sends what is queued, within the time budget
  */
-export class SpanExportPipeline {
-  readonly #processor: BatchSpanProcessor;
+export class SpanExportPipeline extends BatchingSink {
   readonly settings: OtlpTraceSettings;
+  readonly #url: string;
+  readonly #headers: Record<string, string>;
+  readonly #encoder = new TraceRequestEncoder();
+  readonly #resource: Resource;
+  readonly #scope: InstrumentationScope;
+  readonly #writeSpan = (buf: Buffer, pos: number): number => this.#encoder.writePreparedSpan(buf, pos);
 
-  constructor(settings: OtlpTraceSettings, count: (outcome: SpanOutcome, spans: number) => void) {
-    this.settings = settings;
-    const exporter = new OtlpHttpSpanExporter(settings);
-    const config: BufferConfig & { selfObsMeterProvider: MeterProvider } = {
-      maxQueueSize: settings.maxQueueSize,
-      maxExportBatchSize: Math.min(settings.maxBatchSize, settings.maxQueueSize),
-      scheduledDelayMillis: settings.flushInterval,
-      exportTimeoutMillis: settings.timeout,
-      // sdk-trace-base 2.x forwards its whole config to @opentelemetry/sdk-trace's processor, which takes this
-      // (experimental) option; the shim's BufferConfig type just does not list it.
-      selfObsMeterProvider: outcomeMeterProvider(count),
+  constructor(settings: OtlpTraceSettings, resource: Resource, scope: InstrumentationScope, count: (outcome: SpanOutcome, spans: number) => void) {
+    const buffer: SinkBufferSettings = {
+      maxLines: settings.maxQueueSize,
+      maxBytes: MAX_QUEUED_BYTES,
+      maxBatch: Math.min(settings.maxBatchSize, settings.maxQueueSize),
+      flushInterval: settings.flushInterval,
+      maxRetries: RETRIES,
+      retryBackoff: RETRY_BACKOFF_MS,
     };
-    this.#processor = new BatchSpanProcessor(exporter, config);
+    super('otlp-traces', buffer, { count: (outcome, n) => count(OUTCOMES[outcome], n) }, 'bytes');
+    this.settings = settings;
+    this.#url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`;
+    this.#headers = { ...settings.headers, 'content-type': 'application/x-protobuf' };
+    if (settings.compression === 'gzip') this.#headers['content-encoding'] = 'gzip';
+    this.#resource = resource;
+    this.#scope = scope;
   }
 
   submit(span: ReadableSpan): void {
-    this.#processor.onEnd(span);
+    this.writeRecord(this.#encoder.prepareSpan(span), this.#writeSpan);
   }
 
-  /** Sends what is queued now; resolves when the exports settle (a failed export is counted, not thrown). */
-  flush(): Promise<void> {
-    return this.#processor.forceFlush().catch(() => undefined);
-  }
-
-  close(): Promise<void> {
-    return this.#processor.shutdown().catch(() => undefined);
+  protected async send({ bytes: spans }: Batch): Promise<void> {
+    let size = 0;
+    for (const slice of spans) size += slice.length;
+    const raw = Buffer.concat([this.#encoder.requestHead(this.#resource, this.#scope, size), ...spans]);
+    const body = this.settings.compression === 'gzip' ? await gzip(raw) : raw;
+    await postOtlp(this.#url, this.#headers, body, this.settings.timeout);
   }
 }

@@ -173,7 +173,7 @@ export class Telemetry implements RequestTelemetry {
       const durationMs = record.endTime - record.startTime;
       const error = isErrorRequest(record);
       const slow = durationMs >= state.slowMs;
-      const keep = store !== undefined && (this.sampled || error || slow);
+      const keep = store !== undefined && (error || slow || (this.sampled && store.takesOrdinary(this.traceId, record.endTime)));
       const exporter = this.sampled ? state.exporter : undefined;
       if (exporter !== undefined || keep) {
         const spans = this.#buildSpans(record);

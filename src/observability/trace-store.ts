@@ -141,12 +141,32 @@ export class MemoryTraceStore implements TraceStore {
   #recent: Ring;
   #notable: Ring | undefined;
   #maxSpans: number;
+  /** Intake of ordinary traces: a token bucket of ordinaryPerSecond tokens a second, one second of burst. */
+  #ordinaryRate: number;
+  #tokens: number;
+  #tokensAt = 0;
 
   constructor(settings: TraceStoreSettings) {
     const { recent, notable } = MemoryTraceStore.#rings(settings);
     this.#recent = recent;
     this.#notable = notable;
     this.#maxSpans = settings.maxSpansPerTrace;
+    this.#ordinaryRate = settings.ordinaryPerSecond;
+    this.#tokens = settings.ordinaryPerSecond;
+  }
+
+  /**
+   * Whether an ordinary trace ending at `now` (performance.now() ms) is taken: yes while the second's intake
+   * lasts, and always for a trace the store holds (a later hop of it). Asked before its spans are built.
+   */
+  takesOrdinary(traceId: string, now: number): boolean {
+    const rate = this.#ordinaryRate;
+    if (rate === 0 || this.#byId.has(traceId)) return true;
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#tokensAt) * rate) / 1000);
+    this.#tokensAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
   }
 
   static #rings(settings: TraceStoreSettings): { recent: Ring; notable: Ring | undefined } {
@@ -160,6 +180,8 @@ export class MemoryTraceStore implements TraceStore {
   /** New capacities keep the newest traces that fit. */
   reconfigure(settings: TraceStoreSettings): void {
     this.#maxSpans = settings.maxSpansPerTrace;
+    this.#ordinaryRate = settings.ordinaryPerSecond;
+    this.#tokens = Math.min(this.#tokens, settings.ordinaryPerSecond);
     const old = [...this.#recent.entries(), ...(this.#notable?.entries() ?? [])].sort((a, b) => a.request.startMs - b.request.startMs);
     const { recent, notable } = MemoryTraceStore.#rings(settings);
     this.#recent = recent;

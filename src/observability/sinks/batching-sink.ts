@@ -1,6 +1,7 @@
-// What every access-log sink shares: lines wait in a bounded buffer and go out in batches, one batch in flight at
-// a time; a full buffer drops the new line and counts it (bounded memory, and the request path never waits); a
-// failed batch is retried with exponential backoff and jitter, then dropped and counted.
+// What every access-log sink — and the OTLP span exporter (span-export.ts) — shares: records wait in a bounded
+// buffer and go out in batches, one batch in flight at a time; a full buffer drops the new record and counts it
+// (bounded memory, and the request path never waits); a failed batch is retried with exponential backoff and
+// jitter, then dropped and counted.
 import type { SinkBufferSettings } from '../../config/observability-schema.ts';
 
 export type SinkOutcome = 'written' | 'dropped' | 'failed';
@@ -52,11 +53,14 @@ export abstract class BatchingSink implements LogSink {
   // lines mode
   #lines: string[] = [];
   #times: number[] = [];
-  // bytes mode: full slices, and the chunk being filled
+  // bytes mode: full slices and how many records each holds, and the chunk being filled
   #slices: Buffer[] = [];
+  #sliceCounts: number[] = [];
   #chunk: Buffer | undefined;
   #chunkStart = 0;
   #chunkPos = 0;
+  /** Records in the chunk since #chunkStart: a slice never holds more than maxBatch, so batches can be cut. */
+  #chunkCount = 0;
   #count = 0;
   #size = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -89,40 +93,76 @@ export abstract class BatchingSink implements LogSink {
   }
 
   write(line: string): void {
-    const b = this.#buffer;
-    if (this.#closed || this.#count >= b.maxLines || this.#size + line.length > b.maxBytes) {
-      this.#hooks.count('dropped', 1);
-      return;
-    }
-    if (this.#bytesMode) this.#encode(line);
-    else {
+    if (!this.#admit(line.length)) return;
+    if (!this.#bytesMode) {
       this.#lines.push(line);
       this.#times.push(Date.now());
+      this.#added(line.length);
+      return;
     }
+    const chunk = this.#room(line.length * 3); // UTF-8 bytes per UTF-16 unit, at most
+    const bytes = chunk.write(line, this.#chunkPos);
+    this.#chunkPos += bytes;
+    this.#written();
+    this.#added(bytes);
+  }
+
+  /**
+   * Bytes mode: appends one record that `fill` writes at `pos` in `buf` (at most `maxSize` bytes), returning
+   * where it ended. The record is encoded now, so nothing of it but bytes waits for the batch.
+   */
+  writeRecord(maxSize: number, fill: (buf: Buffer, pos: number) => number): void {
+    if (!this.#bytesMode) throw new Error(`${this.name}: writeRecord needs a sink in bytes mode`);
+    if (!this.#admit(maxSize)) return;
+    const chunk = this.#room(maxSize); // may start a new chunk: read the position after it
+    const before = this.#chunkPos;
+    this.#chunkPos = fill(chunk, before);
+    this.#written();
+    this.#added(this.#chunkPos - before);
+  }
+
+  /** Whether a record of `size` fits in the buffer; counts it as dropped when not. */
+  #admit(size: number): boolean {
+    const b = this.#buffer;
+    if (this.#closed || this.#count >= b.maxLines || this.#size + size > b.maxBytes) {
+      this.#hooks.count('dropped', 1);
+      return false;
+    }
+    return true;
+  }
+
+  #added(size: number): void {
+    const b = this.#buffer;
     this.#count++;
-    this.#size += line.length;
+    this.#size += size;
     if (this.#draining !== undefined) return; // the running drain takes it
     if (this.#count >= b.maxBatch) void this.#drain();
     else this.#timer ??= setTimeout(this.#onTimer, b.flushInterval).unref();
   }
 
-  #encode(line: string): void {
-    const worst = line.length * 3; // UTF-8 bytes per UTF-16 unit, at most
+  /** The chunk to write the next record into, with at least `need` bytes free after #chunkPos. */
+  #room(need: number): Buffer {
     let chunk = this.#chunk;
-    if (chunk === undefined || chunk.length - this.#chunkPos < worst) {
+    if (chunk === undefined || chunk.length - this.#chunkPos < need) {
       this.#sealChunk();
-      chunk = this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_SIZE, worst));
+      chunk = this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_SIZE, need));
       this.#chunkStart = this.#chunkPos = 0;
     }
-    this.#chunkPos += chunk.write(line, this.#chunkPos);
+    return chunk;
   }
 
-  /** Moves the filled part of the current chunk to the slices; later lines continue after it. */
+  #written(): void {
+    if (++this.#chunkCount >= this.#buffer.maxBatch) this.#sealChunk();
+  }
+
+  /** Moves the filled part of the current chunk to the slices; later records continue after it. */
   #sealChunk(): void {
     if (this.#chunk !== undefined && this.#chunkPos > this.#chunkStart) {
       this.#slices.push(this.#chunk.subarray(this.#chunkStart, this.#chunkPos));
+      this.#sliceCounts.push(this.#chunkCount);
       this.#chunkStart = this.#chunkPos;
     }
+    this.#chunkCount = 0;
   }
 
   #onTimer = (): void => {
@@ -144,15 +184,26 @@ export abstract class BatchingSink implements LogSink {
     return this.#draining;
   }
 
-  /** Takes the next batch: everything buffered for a bytes sink (one write), at most maxBatch lines otherwise. */
+  /** Takes the next batch: at most maxBatch records (in bytes mode, whole slices: one write of several). */
   #take(): Batch {
     if (this.#bytesMode) {
       this.#sealChunk();
-      const batch: Batch = { count: this.#count, lines: EMPTY, times: EMPTY, bytes: this.#slices };
-      this.#slices = [];
-      this.#count = 0;
-      this.#size = 0;
-      return batch;
+      const counts = this.#sliceCounts;
+      let n = 0;
+      let taken = 0;
+      let bytes = 0;
+      // Every slice holds at most maxBatch records, so the first always fits.
+      while (taken < counts.length && (taken === 0 || n + counts[taken]! <= this.#buffer.maxBatch)) {
+        n += counts[taken]!;
+        bytes += this.#slices[taken]!.length;
+        taken++;
+      }
+      const slices = taken === this.#slices.length ? this.#slices : this.#slices.slice(0, taken);
+      this.#slices = taken === this.#slices.length ? [] : this.#slices.slice(taken);
+      this.#sliceCounts = taken === counts.length ? [] : counts.slice(taken);
+      this.#count -= n;
+      this.#size -= bytes;
+      return { count: n, lines: EMPTY, times: EMPTY, bytes: slices };
     }
     const n = Math.min(this.#count, this.#buffer.maxBatch);
     let lines = this.#lines;
@@ -259,6 +310,7 @@ export abstract class BatchingSink implements LogSink {
       this.#lines = [];
       this.#times = [];
       this.#slices = [];
+      this.#sliceCounts = [];
       this.#count = 0;
     }
     await this.release();

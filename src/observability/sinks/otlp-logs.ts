@@ -5,6 +5,7 @@ import type { HrTime } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import type { AccessLogSinkSettings, SinkBufferSettings } from '../../config/observability-schema.ts';
+import { postOtlp } from '../otlp-http.ts';
 import { BatchingSink, PermanentSinkError, type Batch, type SinkHooks } from './batching-sink.ts';
 
 export type OtlpLogsSettings = Extract<AccessLogSinkSettings, { otlp: unknown }>['otlp'];
@@ -77,15 +78,6 @@ export class OtlpLogsSink extends BatchingSink {
     for (let i = 0; i < lines.length; i++) records[i] = this.#record(lines[i]!, times[i]!);
     const body = ProtobufLogsSerializer.serializeRequest(records);
     if (body === undefined) throw new PermanentSinkError('could not encode the log records');
-    const res = await fetch(this.#url, { method: 'POST', headers: this.#headers, body, signal: AbortSignal.timeout(this.#timeout) });
-    const text = res.ok ? '' : (await res.text()).slice(0, 300);
-    if (res.ok) {
-      await res.body?.cancel();
-      return;
-    }
-    const message = `OTLP receiver answered ${res.status}: ${text}`;
-    // OTLP/HTTP §retryable responses: 429, 502, 503, 504; anything else will not get better.
-    if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504) throw new Error(message);
-    throw new PermanentSinkError(message);
+    await postOtlp(this.#url, this.#headers, body, this.#timeout);
   }
 }
