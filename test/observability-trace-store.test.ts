@@ -53,6 +53,23 @@ describe('trace store retention', () => {
     await o.close();
   });
 
+  it('takes at most ordinaryPerSecond ordinary traces a second, but every error and every later hop of a held trace', async () => {
+    const o = observe({ tracing: { sampler: 'always' }, traceStore: { maxTraces: 100, ordinaryPerSecond: 5 } });
+    // 20 requests 10 ms apart: the 5 of the first second, and less than one more refilled in the next 150 ms.
+    const ids = Array.from({ length: 20 }, () => request(o));
+    assert.deepEqual(ids.map((id) => o.traces.get(id) !== undefined), ids.map((_, i) => i < 5));
+    clock += 1000; // a second later the intake is open again
+    assert.ok(o.traces.get(request(o)), 'taken after a second');
+    const errors = Array.from({ length: 5 }, () => request(o, { status: 502 }));
+    assert.ok(errors.every((id) => o.traces.get(id)?.error === true), 'errors are always taken');
+    // A second hop of a held trace (its traceparent carries the trace id) joins it even with no tokens left.
+    for (let i = 0; i < 10; i++) request(o);
+    const held = ids[0]!;
+    request(o, { traceparent: `00-${held}-00f067aa0ba902b7-01`, route: 'users-api' });
+    assert.equal(o.traces.get(held)!.spanCount, 4, 'two spans from each hop');
+    await o.close();
+  });
+
   it('keeps errors and slow requests that were not sampled, but not ordinary unsampled ones', async () => {
     const o = observe({ tracing: { sampler: 'never' }, traceStore: { slowerThan: '200ms' } });
     const ordinary = request(o);
