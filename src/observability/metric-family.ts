@@ -145,12 +145,8 @@ abstract class Family<S extends { readonly labels: Labels }> {
   }
 }
 
-export class CounterFamily extends Family<ScalarSeries> {
-  readonly type = 'counter';
-  constructor(name: string, help: string, labelNames: readonly string[]) {
-    if (!name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
-    super(name, help, labelNames, 'sum');
-  }
+/** Counters and gauges: one number per child. */
+abstract class ScalarFamily extends Family<ScalarSeries> {
   protected create(labels: Labels): ScalarSeries {
     return new ScalarSeries(labels);
   }
@@ -161,18 +157,18 @@ export class CounterFamily extends Family<ScalarSeries> {
   }
 }
 
-export class GaugeFamily extends Family<ScalarSeries> {
+export class CounterFamily extends ScalarFamily {
+  readonly type = 'counter';
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    if (!name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
+    super(name, help, labelNames, 'sum');
+  }
+}
+
+export class GaugeFamily extends ScalarFamily {
   readonly type = 'gauge';
   constructor(name: string, help: string, labelNames: readonly string[], aggregator: Aggregator = 'sum') {
     super(name, help, labelNames, aggregator);
-  }
-  protected create(labels: Labels): ScalarSeries {
-    return new ScalarSeries(labels);
-  }
-  protected values(): PromValue[] {
-    const out: PromValue[] = [];
-    for (const s of this.series.values()) out.push({ labels: s.labels, value: s.value });
-    return out;
   }
 }
 
