@@ -86,6 +86,9 @@ test('commands and subcommands complete from the CLI definition', { skip: !hasBa
 test('version numbers, route and upstream names come from the running gateway', { skip: !hasBash && 'no bash' }, async () => {
   assert.deepEqual((await tab('sluice config rollback ')).replies, ['3', '2', '1']);
   assert.deepEqual((await tab('sluice config get ')).replies, ['3', '2', '1']);
+  // An option's value: the version whose config a staged rollout takes.
+  assert.deepEqual((await tab('sluice rollout start --version ')).replies, ['3', '2', '1']);
+  assert.deepEqual((await tab('sluice rollout start --percent 10 --version 2')).replies, ['2']);
   assert.deepEqual((await tab('sluice routes list ')).replies, ['users-api', 'users-admin', 'orders-api']);
   assert.deepEqual((await tab('sluice routes list users-')).replies, ['users-api', 'users-admin']);
   assert.deepEqual((await tab('sluice upstreams list o')).replies, ['orders']);

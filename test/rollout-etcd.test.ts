@@ -8,70 +8,30 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { EtcdServer } from './helpers/etcd.ts';
-import { startLoad, type LoadRun } from './helpers/load.ts';
-import { admin, eventually, runCli, startSluice, tempDir, type RunningSluice } from './helpers/process.ts';
-import { startUpstream, type TestUpstream } from './helpers/upstream.ts';
+import { admin, eventually, runCli, type RunningSluice } from './helpers/process.ts';
+import { RolloutFleet } from './helpers/rollout-fleet.ts';
 
-const temp = tempDir('sluice-rollout-');
-const prefix = `/sluice-rollout-${process.pid}/`;
-const zones = ['a', 'b', 'b'];
-let etcd: EtcdServer;
-let up: TestUpstream;
+let rf: RolloutFleet;
 let fleet: RunningSluice[] = [];
 
-/** The shared config: one route per path; `bad` makes /one answer 500 without forwarding. */
-function sharedConfig(paths: string[], options: { bad?: boolean; zone?: string } = {}): string {
-  const fault = options.bad ? ', faultInjection: { abort: { status: 500, percent: 100 } }' : '';
-  return `listeners: [{ name: public, address: "127.0.0.1:0" }]
-upstreams:
-  - name: app
-    targets: [{ url: "${up.url}" }]
-routes:
-${paths.map((p) => `  - { name: r${p.replaceAll('/', '-')}, match: { pathPrefix: ${p} }, upstream: app${p === '/one' ? fault : ''} }`).join('\n')}
-admin: { address: "127.0.0.1:0" }
-store: { etcd: { endpoints: ["${etcd.url}"], prefix: "${prefix}", instance: { labels: { zone: ${options.zone ?? 'a'} } } } }
-`;
-}
-
 before(async () => {
-  etcd = await EtcdServer.start();
-  up = await startUpstream('app');
-  const files = zones.map((zone, i) => {
-    const file = join(temp.dir, `sluice-${i + 1}.yaml`);
-    writeFileSync(file, sharedConfig(['/one'], { zone }));
-    return file;
-  });
-  fleet = await Promise.all(files.map((file) => startSluice(file, { timeoutMs: 30_000 })));
-  await eventually(async () => ((await instances()).length === 3 ? true : undefined), 10_000);
+  rf = await RolloutFleet.start({ members: ['a', 'b', 'b'].map((zone) => ({ labels: { zone } })) });
+  fleet = rf.members;
 });
 
 after(async () => {
-  await Promise.all(fleet.map((s) => s.proc.stop()));
-  await up?.close();
-  await etcd?.stop();
-  temp.remove();
+  await rf?.stop();
 });
 
-async function instances(): Promise<Array<{ id: string; labels: Record<string, string>; admin: string; configVersion: number }>> {
-  return (await admin(fleet[0]!.adminUrl, '/api/v1/instances')).body.instances as never;
-}
-
-/** The instance id of each process, in fleet order (ids are host:admin-port by default). */
-async function ids(): Promise<string[]> {
-  const all = await instances();
-  return fleet.map((s) => all.find((i) => i.admin.endsWith(`:${s.adminPort}`))!.id);
-}
-
-const ready = async (s: RunningSluice) => (await admin(s.adminUrl, '/readyz')).body as { configVersion: number; instance: string; rollout?: { id: string; canary: boolean; state?: string } };
-const latestVersion = async () => (await admin(fleet[1]!.adminUrl, '/api/v1/config/versions')).body.versions as Array<{ version: number; source: string; message: string }>;
-const rolloutNow = async () => (await admin(fleet[2]!.adminUrl, '/api/v1/rollouts/current')).body as { rollout: { id: string; state: string; canaries: string[]; decision?: { action: string; reason: string; at: string; version?: number } } };
-const audit = async () => (await admin(fleet[1]!.adminUrl, '/api/v1/audit?limit=50')).body.entries as Array<{ action: string; actor: string; message?: string; version?: number; result: string }>;
-
-/** Traffic at every instance; answers other than 200 are kept (with their time) as the load's failures. */
-function loadAll(paths = ['/one']): LoadRun[] {
-  return fleet.map((s) => startLoad({ url: s.url(), paths, concurrency: 2, maxDurationMs: 60_000, maxRequests: 200_000 }));
-}
+/** The shared config: one route per path; `bad` makes /one answer 500 without forwarding. */
+const sharedConfig = (paths: string[], options: { bad?: boolean } = {}) => rf.config(paths, options);
+const instances = () => rf.instances(fleet[0]);
+const ids = () => rf.ids();
+const ready = (s: RunningSluice) => rf.ready(s);
+const latestVersion = () => rf.versions(fleet[1]);
+const rolloutNow = () => rf.rolloutNow(fleet[2]);
+const audit = () => rf.audit(fleet[1]);
+const loadAll = (paths = ['/one']) => rf.load(paths, fleet);
 
 test('every instance registers with its labels; `sluice instances list` shows them', async () => {
   const all = await instances();
@@ -97,7 +57,7 @@ test('a bad version rolled out to zone=a is served by that canary only and rolle
   let stats;
   try {
     await eventually(() => (loads.every((l) => l.stats.ok > 20) ? true : undefined), 10_000);
-    const file = join(temp.dir, 'bad.yaml');
+    const file = join(rf.temp.dir, 'bad.yaml');
     writeFileSync(file, sharedConfig(['/one'], { bad: true }));
     const cli = await runCli(['rollout', 'start', '-f', file, '--labels', 'zone=a', '--window', '3s', '--min-requests', '20', '--max-error-rate', '0.05', '-m', 'a bad idea', '--admin', fleet[2]!.adminUrl], { timeoutMs: 20_000 });
     assert.equal(cli.code, 0, cli.stderr);

@@ -1,8 +1,9 @@
 // Shell completion. The scripts for bash, zsh and fish are thin: each hands the words typed so far to the hidden
 // `sluice __complete` command and offers what it prints, one candidate per line. The candidates come from the
 // commander program itself (commands, options, choices), so completion cannot drift from the CLI, plus route
-// names, upstream names and version numbers fetched from the admin API — with a short timeout and no output at
-// all when it cannot be reached, so a TAB never hangs or prints noise.
+// names, upstream names and version numbers (as arguments, and as the value of `rollout start --version`) fetched
+// from the admin API — with a short timeout and no output at all when it cannot be reached, so a TAB never hangs
+// or prints noise.
 import type { Command, Option } from 'commander';
 import { adminTarget, call } from './admin-client.ts';
 
@@ -19,6 +20,10 @@ const DYNAMIC_ARGS: Record<string, 'routes' | 'upstreams' | 'versions'> = {
   'config diff': 'versions',
   'routes list': 'routes',
   'upstreams list': 'upstreams',
+};
+/** Option values that take version numbers from the running gateway, by command and option. */
+const DYNAMIC_OPTIONS: Record<string, 'versions'> = {
+  'rollout start --version': 'versions',
 };
 const FILE_OPTIONS = new Set(['--file', '--config']);
 const STATIC_ARGS: Record<string, string[]> = { completion: ['bash', 'zsh', 'fish'] };
@@ -66,6 +71,8 @@ export async function complete(program: Command, words: string[]): Promise<strin
   if (pendingOption) {
     const long = pendingOption.long ?? '';
     if (FILE_OPTIONS.has(long)) return [FILES];
+    const dynamicOption = DYNAMIC_OPTIONS[`${key} ${long}`];
+    if (dynamicOption) return filter(await fetchNames(dynamicOption, admin), current);
     return pendingOption.argChoices ? filter(pendingOption.argChoices, current) : [];
   }
   if (current.startsWith('-')) {

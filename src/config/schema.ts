@@ -234,6 +234,12 @@ const etcdStore = z
           .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/, 'a label name is letters, digits, "_", ".", "/" or "-"'), z.string().max(128))
           .default({})
           .describe('Labels a staged rollout selects instances by, e.g. { zone: eu-west-1a, tier: canary } (docs/distributed.md).'),
+        ttl: duration
+          .prefault('10s')
+          .refine((ms) => ms >= 2000 && ms % 1000 === 0, 'an instance ttl is whole seconds, at least 2s (etcd leases count in seconds)')
+          .describe(
+            'TTL of this instance\'s etcd lease, renewed every third of it: an instance that dies drops out of <prefix>instances/ after this long, and if it held the rollout controller lock, another instance takes the lock and resumes the rollout. Shorter notices a dead instance sooner; an instance that cannot reach etcd for this long drops out too.',
+          ),
       })
       .prefault({})
       .describe('How this instance is known to the fleet: staged rollouts pick their canaries by these labels.'),

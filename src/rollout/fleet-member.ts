@@ -10,7 +10,7 @@ import { etcdProblem } from '../etcd/client.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EtcdRollouts, Observing } from './etcd-rollouts.ts';
 import type { InstanceRecord, InstanceRollout, Rollout, RolloutPeer } from './types.ts';
-import { metricTotals, statsBetween, type MetricTotals } from './window-stats.ts';
+import { WindowReadings, type MetricSource } from './window-stats.ts';
 
 export interface FleetMemberOptions {
   client: Etcd3;
@@ -18,10 +18,10 @@ export interface FleetMemberOptions {
   /** store.etcd.instance.id; default `<hostname>:<admin port>`. */
   id: string | undefined;
   labels: Record<string, string>;
-  /** This process's metrics, one snapshot per worker (the data /metrics aggregates). */
-  snapshots: () => Promise<unknown[][]>;
+  /** This process's metrics, one snapshot per worker (the data /metrics aggregates), each with its process. */
+  snapshots: () => Promise<MetricSource[]>;
   log: Logger;
-  /** Seconds (default 10). */
+  /** Seconds (store.etcd.instance.ttl; default 10): the lease of the record, and of the controller lock. */
   ttl?: number;
   /** ms between two rounds (default 1000). */
   interval?: number;
@@ -36,7 +36,8 @@ export class FleetMember implements RolloutPeer {
   #leaseId: string | undefined;
   #watcher: Watcher | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #base: { totals: MetricTotals; since: string } | undefined;
+  /** The figures since this instance applied what it runs (or since the rollout started, for the others). */
+  #window: WindowReadings | undefined;
   /** The id of the rollout observing as last seen (undefined: none). */
   #seen: string | undefined;
   #closed = false;
@@ -83,7 +84,7 @@ export class FleetMember implements RolloutPeer {
   /** Figures count from now: after an apply, or (for an instance that is no canary) when a rollout starts. */
   async #rebase(since: string): Promise<void> {
     try {
-      this.#base = { totals: metricTotals(await this.#o.snapshots()), since };
+      this.#window = new WindowReadings(since, await this.#o.snapshots());
     } catch (err) {
       this.#o.log.warn({ err: (err as Error).message }, 'cannot read the metrics for rollout figures');
     }
@@ -127,9 +128,9 @@ export class FleetMember implements RolloutPeer {
       }
       return;
     }
-    if (this.#base) {
+    if (this.#window) {
       try {
-        const stats = statsBetween(this.#base.totals, metricTotals(await this.#o.snapshots()), this.#base.since);
+        const stats = this.#window.read(await this.#o.snapshots());
         this.#record = { ...this.#record!, stats, updatedAt: new Date().toISOString() };
         await this.#publish();
       } catch (err) {

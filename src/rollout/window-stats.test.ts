@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { metricTotals, quantileMs, statsBetween, sumStats } from './window-stats.ts';
+import { metricTotals, quantileMs, statsBetween, sumStats, WindowReadings } from './window-stats.ts';
 
 /** A prom-client style snapshot as SluiceMetrics.snapshot() returns it. */
 function snapshot(requests: Record<string, number>, buckets: Record<string, number>): unknown[] {
@@ -41,4 +41,18 @@ test('instances with different buckets sum without making p99 look better', () =
     { since: 't', requests: 10, errors: 2, bounds: [0.5], cumulative: [5, 10] },
   ]);
   assert.deepEqual(sum, { requests: 20, errors: 2, bounds: [0.1, 0.5, 1], cumulative: [10, 15, 15, 20] });
+});
+
+test('a window counts per worker: one that dies keeps its requests, a replacement counts from its start, one late to the first reading from its first', () => {
+  const since = '2025-01-01T00:00:10.000Z';
+  const before = Date.parse(since) - 60_000;
+  const worker = (id: string, ok: number, startedAt = before) => ({ id, startedAt, snapshot: snapshot({ '2xx': ok }, { '0.1': ok, '+Inf': ok }) });
+  const window = new WindowReadings(since, [worker('1', 100), worker('2', 100)]);
+  assert.equal(window.read([worker('1', 120), worker('2', 130)]).requests, 50);
+  // Worker 2 died (its last reading stays); worker 3 replaced it within the window and served 5; worker 4 was
+  // running all along but missed the first readings (counted from the first reading it answered: 0 so far).
+  const later = window.read([worker('1', 140), worker('3', 5, Date.parse(since) + 2000), worker('4', 1000)]);
+  assert.deepEqual([later.requests, later.cumulative], [40 + 30 + 5, [75, 75]]);
+  assert.equal(window.read([worker('1', 140), worker('3', 5, Date.parse(since) + 2000), worker('4', 1010)]).requests, 85);
+  assert.equal(later.since, since);
 });

@@ -1,7 +1,8 @@
 // An instance's request figures for a rollout, read from its own metrics (sluice_http_requests_total and
 // sluice_http_request_duration_seconds, as prom-client snapshots — one per worker with --workers N, the same
 // data /metrics aggregates), and the p99 of the result. No second counter on the request path: the figures are
-// the difference between two readings of the metrics, one when the instance applied its config and one now.
+// the difference between two readings of the metrics, one when the instance applied its config and one now —
+// taken per process (WindowReadings), because with --workers N a worker may die, be replaced, or miss a reading.
 import type { WindowStats } from './types.ts';
 
 const REQUESTS = 'sluice_http_requests_total';
@@ -48,7 +49,61 @@ export function metricTotals(snapshots: unknown[][]): MetricTotals {
   return { requests, errors, bounds: les.filter((b) => b !== Infinity), cumulative: les.map((le) => byLe.get(le) ?? 0) };
 }
 
-/** What happened between two readings; a counter that went down (a worker restarted) counts from zero. */
+/** One process's metrics at one reading: a worker's (pid), or the single process's. */
+export interface MetricSource {
+  /** Stable for the life of the process (its pid). */
+  id: string;
+  /** ms since the epoch: when the process started counting (a worker's fork). */
+  startedAt: number;
+  snapshot: unknown[];
+}
+
+/**
+ * The figures of one window, kept per process and summed. Summing the processes first and subtracting after would
+ * be wrong with --workers N: a worker that dies takes its counts out of the sum (the window's figures would go
+ * down, even to zero), and one that missed the first reading would bring every request it ever served into the
+ * window. Here each process counts from its own first reading — from zero if it started within the window (a
+ * replacement worker) — and a process that is gone keeps the figures of its last reading.
+ *
+ * @example
+ * const window = new WindowReadings(new Date().toISOString(), await sources());
+ * window.read(await sources()); // { since, requests: 12, errors: 0, bounds, cumulative }
+ */
+export class WindowReadings {
+  readonly since: string;
+  readonly #sinceMs: number;
+  readonly #base = new Map<string, MetricTotals>();
+  readonly #last = new Map<string, MetricTotals>();
+
+  constructor(since: string, sources: MetricSource[]) {
+    this.since = since;
+    this.#sinceMs = Date.parse(since);
+    this.#add(sources);
+  }
+
+  /** Takes a reading and returns the window's figures so far. */
+  read(sources: MetricSource[]): WindowStats {
+    this.#add(sources);
+    const each = [...this.#last].map(([id, now]) => statsBetween(this.#base.get(id)!, now, this.since));
+    return { since: this.since, ...sumStats(each) };
+  }
+
+  #add(sources: MetricSource[]): void {
+    for (const source of sources) {
+      const now = metricTotals([source.snapshot]);
+      // A process first seen now that started within the window served all its requests in it; one that started
+      // before (it did not answer the first reading in time) counts from here: at most a reading's worth is missed.
+      if (!this.#base.has(source.id)) this.#base.set(source.id, source.startedAt >= this.#sinceMs ? zeroLike(now) : now);
+      this.#last.set(source.id, now);
+    }
+  }
+}
+
+function zeroLike(totals: MetricTotals): MetricTotals {
+  return { requests: 0, errors: 0, bounds: totals.bounds, cumulative: totals.cumulative.map(() => 0) };
+}
+
+/** What happened between two readings of one process; a counter that went down counts from zero. */
 export function statsBetween(base: MetricTotals, now: MetricTotals, since: string): WindowStats {
   const sameBuckets = base.bounds.length === now.bounds.length && base.bounds.every((b, i) => b === now.bounds[i]);
   return {

@@ -30,7 +30,7 @@ export async function startPrimary(configPath: string, workers: number, log: Log
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
   const auth = adminAuth(file, checked.config, log);
   // Staged rollouts read the workers' request metrics, as /metrics does (the set is created just below).
-  const stores = await openControlStore(file, checked.config, log, async () => (await set.telemetry({ what: 'metrics' })) as unknown[][]);
+  const stores = await openControlStore(file, checked.config, log, () => set.metricSources());
 
   const set = new WorkerSet(workers, log, { maxLocalKeys: checked.config.server.rateLimit.maxLocalKeys });
   // The primary serves no requests: it records only what it alone knows (reloads, the version) and its process.

@@ -10,6 +10,7 @@ import { RolloutController } from '../rollout/controller.ts';
 import { EtcdRollouts } from '../rollout/etcd-rollouts.ts';
 import { FleetMember } from '../rollout/fleet-member.ts';
 import { RolloutService } from '../rollout/rollout-service.ts';
+import type { MetricSource } from '../rollout/window-stats.ts';
 import type { AuditTrail } from '../store/audit-log.ts';
 import type { EtcdVersionStore } from '../store/etcd-version-store.ts';
 import type { ControlPlane, ControlStore } from './control-plane.ts';
@@ -17,8 +18,8 @@ import { STORE_CHANGE } from './control-plane.ts';
 
 type EtcdSettings = NonNullable<SluiceConfig['store']['etcd']>;
 
-/** This process's metrics, one snapshot per process that serves requests (the data /metrics aggregates). */
-export type MetricSnapshots = () => Promise<unknown[][]>;
+/** This instance's metrics, one snapshot per process that serves requests (the data /metrics aggregates). */
+export type MetricSnapshots = () => Promise<MetricSource[]>;
 
 export interface Fleet {
   member: FleetMember;
@@ -27,7 +28,7 @@ export interface Fleet {
 
 export function openFleet(store: EtcdVersionStore, audit: AuditTrail, etcd: EtcdSettings, log: Logger, metrics: MetricSnapshots): Fleet {
   const rollouts = new EtcdRollouts(store.client, etcd.prefix);
-  const member = new FleetMember({ client: store.client, rollouts, id: etcd.instance.id, labels: etcd.instance.labels, snapshots: metrics, log });
+  const member = new FleetMember({ client: store.client, rollouts, id: etcd.instance.id, labels: etcd.instance.labels, ttl: etcd.instance.ttl / 1000, snapshots: metrics, log });
   const controller = new RolloutController({
     rollouts,
     store,

@@ -32,7 +32,7 @@ export async function startSingle(configPath: string, log: Logger): Promise<Runn
   if (!checked.ok) throw new StartupError(checked.errors.map(formatConfigError).join('\n'), 1);
   const auth = adminAuth(file, checked.config, log);
   // Staged rollouts read this process's request metrics (observability is created just below; read later).
-  const stores = await openControlStore(file, checked.config, log, async () => [await observability.metrics.snapshot()]);
+  const stores = await openControlStore(file, checked.config, log, async () => [{ id: String(process.pid), startedAt: performance.timeOrigin, snapshot: await observability.metrics.snapshot() }]);
 
   const observability = createObservability(checked.config.observability, { onSinkError: sinkErrorLogger(log) });
   const gateway = new Gateway({ ...gatewayEvents(log), observability });

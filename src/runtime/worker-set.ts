@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { BoundAddress } from '../proxy/gateway.ts';
 import { serveRateLimitTakes } from '../resilience/rate-limit/cluster-store.ts';
 import { LocalRateLimitStore } from '../resilience/rate-limit/local-store.ts';
+import type { MetricSource } from '../rollout/window-stats.ts';
 import type { TelemetryAsk, ToPrimary, ToWorker, WorkerReport } from './cluster-messages.ts';
 import type { Applier } from './control-plane.ts';
 import { SharedPorts } from './shared-ports.ts';
@@ -202,6 +203,13 @@ export class WorkerSet implements Applier {
     const states = [...this.#states.values()].filter((s) => s.ready && s.worker.isConnected());
     const answers = await Promise.all(states.map((s) => this.#ask(s.worker, (seq) => ({ type: 'telemetry', seq, ask }), 'telemetry')));
     return answers.flatMap((a) => ('error' in a ? [] : [a.answer]));
+  }
+
+  /** Every ready worker's metrics snapshot with its pid and fork time (staged rollouts count per worker). */
+  async metricSources(): Promise<MetricSource[]> {
+    const states = [...this.#states.values()].filter((s) => s.ready && s.worker.isConnected());
+    const answers = await Promise.all(states.map((s) => this.#ask(s.worker, (seq) => ({ type: 'telemetry', seq, ask: { what: 'metrics' } }), 'telemetry')));
+    return answers.flatMap((a, i) => ('error' in a ? [] : [{ id: String(a.pid), startedAt: states[i]!.forkedAt, snapshot: a.answer as unknown[] }]));
   }
 
   #report(worker: Worker): Promise<WorkerReport | { pid: number; error: string }> {
