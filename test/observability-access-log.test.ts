@@ -63,6 +63,16 @@ describe('access-log lines', () => {
     await o.close();
   });
 
+  it('stay one valid JSON line whatever the path, user agent or request id hold', async () => {
+    const out = capture();
+    const o = observe({ sink: 'stdout', fields: ['request_id', 'path', 'user_agent'] }, out.stream);
+    const hostile = { path: '/a"b\\c/%22', userAgent: 'x\u0000y\n{"log":"forged"}\u2028é😀', requestId: 'id"\t' };
+    serve(o, hostile);
+    await o.flush();
+    assert.deepEqual(out.lines(), [{ log: 'access', request_id: hostile.requestId, path: hostile.path, user_agent: hostile.userAgent }]);
+    await o.close();
+  });
+
   it('write only the configured fields', async () => {
     const out = capture();
     const o = observe({ sink: 'stdout', fields: ['trace_id', 'status', 'duration_ms', 'error_code'] }, out.stream);

@@ -26,6 +26,8 @@ import {
 
 /** The reason given by the file watch (reload-triggers.ts). */
 export const FILE_CHANGE = 'file change';
+/** How long a config file that fails to parse on a file change is given to finish being written. */
+const SAVE_SETTLE_MS = 100;
 /** The reason given when a shared store has a new version, or is back after an outage. */
 export const STORE_CHANGE = 'store change';
 
@@ -108,7 +110,13 @@ export class ControlPlane implements AdminControl {
 
   async #reload(reason: string): Promise<ReloadResult> {
     if (this.#shared) return this.#sync(this.#shared, reason);
-    const loaded = await this.#file.load();
+    let loaded = await this.#file.load();
+    if (!loaded.ok && reason === FILE_CHANGE) {
+      // The watch can fire while a save is still being written (an in-place write read half-way, seen under
+      // load): read it again once the writer has had a moment, and judge what is there then.
+      await new Promise((resolve) => setTimeout(resolve, SAVE_SETTLE_MS));
+      loaded = await this.#file.load();
+    }
     if (!loaded.ok) return this.#reject(reason, loaded.errors.map(formatConfigError), 'config rejected; the previous config keeps serving');
     const applied = this.#applied;
     if (applied && applied.text === loaded.text) {
