@@ -102,7 +102,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#triesLeft = scope === 'none' ? 0 : retry.attempts;
       this.#connectFailureOnly = scope === 'connect-failure';
     }
-    x.res.on('close', this.#onClientClose);
+    // One 'close' listener per response: with an observation, its listener runs this one after it.
+    if (x.observation !== undefined) x.observation.afterClose = this.#onClientClose;
+    else x.res.on('close', this.#onClientClose);
     if (x.route.timeout !== undefined) this.#timer = setTimeout(this.#onTotalTimeout, x.route.timeout);
   }
 

@@ -25,6 +25,12 @@ export class RequestObservation implements RequestRecord {
   bytesOut = 0;
   attempts = 0;
   readonly userAgent: string | undefined;
+  /**
+   * Run after the record is closed, by the one 'close' listener a response gets: the exchange puts its own
+   * close handling here rather than adding a second listener (EventEmitter then keeps an array and copies it on
+   * every emit; measured in the gateway, a second listener cost several per cent of throughput).
+   */
+  afterClose: (() => void) | undefined = undefined;
   readonly #res: ServerResponse;
 
   constructor(
@@ -55,6 +61,7 @@ export class RequestObservation implements RequestRecord {
     this.status = res.headersSent ? res.statusCode : 0;
     this.errorCode ??= errorCodeOf(res);
     this.telemetry.end(this);
+    this.afterClose?.();
   };
 }
 
