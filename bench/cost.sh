@@ -1,11 +1,12 @@
 #!/bin/bash
 # What a feature costs in throughput: the same route served by several Sluice processes that differ only in the
-# feature's config, against a baseline. All are pinned to CPU 1, nginx (the upstream) and wrk to CPU 0, as in
-# run.sh; every round starts every variant afresh and runs them one after the other in a rotated order, and each
-# variant's median of per-round ratios to the baseline is reported, which holds up far better than absolute figures
-# on a shared machine. Beside rps, each run measures
-# Sluice's CPU time per request (user + system, all threads, from /proc): the work a feature adds, which other
-# processes on the machine disturb much less than they disturb throughput.
+# feature's config, against a baseline (the first variant). All are pinned to CPU 1, nginx (the upstream) and wrk to
+# CPU 0, as in run.sh; every round starts every variant afresh. By default (METHOD=paired) each variant is loaded
+# at the same time as the baseline, the two sharing CPU 1: whatever else slows the machine slows both alike, so
+# their ratio holds up where sequential runs swing (an A/A pair: ±4% by CPU per request, while one variant's own
+# figure drifted from 80 to 140 µs within minutes). METHOD=sequential runs them one after the other in a rotated
+# order. Each variant's median of per-round ratios to the baseline is reported, by rps and by Sluice's CPU time
+# per request (user + system, all threads, from /proc): the work a feature adds.
 #
 #   bash bench/cost.sh resilience      # plain vs retries + breakers + outlier detection + health checks + rate limit (issue 3: ≤ 15 %)
 #   bash bench/cost.sh observability   # all off vs metrics + access log to a file + tracing at 1 % / 100 % with OTLP export (issue 4: ≤ 8 % / ≤ 20 %)
@@ -161,22 +162,43 @@ stop_variants() {
 }
 SLUICE_GROUPS=()
 trap 'stop_variants; cleanup' EXIT
+# One wrk run against NAME, in the background: its output goes to $W/wrk-NAME; loads_done waits for the runs
+# (only them: nginx and the OTLP receiver are children of this script too).
+LOADS=()
+load() { taskset -c 0 wrk -t1 -c"$1" -d"${DUR}s" "${WRK_HEADER[@]}" "$(url "$2")" >"$W/wrk-$2" & LOADS+=($!); }
+loads_done() { wait "${LOADS[@]}"; LOADS=(); }
+measure_start() { local v="PID_${1//-/_}"; printf -v "TICKS_${1//-/_}" '%s' "$(cpu_ticks "${!v}")"; }
+# Appends "NAME ROUND RPS US" to the results from the finished wrk run and the CPU ticks since measure_start.
+measure_end() {
+  local v="PID_${1//-/_}" t="TICKS_${1//-/_}"
+  local ticks=$(( $(cpu_ticks "${!v}") - ${!t} ))
+  local rps requests us
+  rps=$(awk '/Requests\/sec/ {print $2}' "$W/wrk-$1"); requests=$(awk '/requests in/ {print $1}' "$W/wrk-$1")
+  us=$(awk -v t="$ticks" -v u="$TICK_US" -v n="$requests" 'BEGIN { printf "%.2f", t * u / n }')
+  echo "$1 $2 $rps $us" >>"$W/results"
+  echo "$1 $rps (${us} µs)"
+}
 for r in $(seq 1 "$ROUNDS"); do
   start_variants
   line="round $r:"
-  k=$(( (r - 1) % ${#NAMES[@]} ))
-  for name in "${NAMES[@]:k}" "${NAMES[@]:0:k}"; do
-    pid_var="PID_${name//-/_}"; pid=${!pid_var}
-    before=$(cpu_ticks "$pid")
-    out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DUR}s" "${WRK_HEADER[@]}" "$(url "$name")")
-    ticks=$(( $(cpu_ticks "$pid") - before ))
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    requests=$(awk '/requests in/ {print $1}' <<<"$out")
-    # Sluice's CPU per request: what the feature costs in work, whatever else the machine was doing meanwhile.
-    us=$(awk -v t="$ticks" -v u="$TICK_US" -v n="$requests" 'BEGIN { printf "%.2f", t * u / n }')
-    echo "$name $r $rps $us" >>"$W/results"
-    line="$line $name $rps (${us} µs)"
-  done
+  if [ "${METHOD:-paired}" = paired ]; then
+    # Paired (the default): the baseline and each variant loaded at the same time, both pinned to CPU 1, so the
+    # scheduler shares the core between them and whatever slows the machine meanwhile slows both alike; their
+    # ratio holds even when the machine's speed drifts by half between rounds, which sequential runs do not.
+    base=${NAMES[0]}
+    for name in "${NAMES[@]:1}"; do
+      measure_start "$base"; measure_start "$name"
+      load $((CONNS / 2)) "$base"; load $((CONNS / 2)) "$name"; loads_done
+      line="$line [$(measure_end "$base" "$r.$name") | $(measure_end "$name" "$r.$name")]"
+    done
+  else
+    # METHOD=sequential: one variant at a time, in a rotated order.
+    k=$(( (r - 1) % ${#NAMES[@]} ))
+    for name in "${NAMES[@]:k}" "${NAMES[@]:0:k}"; do
+      measure_start "$name"; load "$CONNS" "$name"; loads_done
+      line="$line $(measure_end "$name" "$r")"
+    done
+  fi
   echo "$line"
   stop_variants
 done
@@ -187,7 +209,8 @@ const rows = require("fs").readFileSync(file, "utf8").trim().split("\n").map((l)
 const by = {};
 for (const [name, round, rps, us] of rows) (by[name] ??= {})[round] = { rps: Number(rps), us: Number(us) };
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const ratio = (a, b, k) => median(Object.keys(by[a]).map((r) => by[a][r][k] / by[b][r][k]));
+// Paired rows are keyed "round.variant" (the baseline has one row per pairing); sequential ones by round.
+const ratio = (a, b, k) => median(Object.keys(by[a]).filter((r) => by[b][r] !== undefined).map((r) => by[a][r][k] / by[b][r][k]));
 console.log(`| variant | median rps | rps vs ${base} | CPU µs/request | CPU vs ${base} | cost by rps | cost by CPU |`);
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const name of Object.keys(by)) {

@@ -2,7 +2,7 @@
 // retries, and what happens under backpressure — lines dropped and counted, the request path never waiting.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -216,6 +216,25 @@ describe('file sink', () => {
     const active = (await readFile(path, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
     assert.deepEqual(active, [18, 19]);
     assert.deepEqual(counts, { written: 20, dropped: 0, failed: 0 });
+  });
+
+  it('never rotates what is not a regular file (a device such as /dev/stdout is written, not renamed)', async () => {
+    const linkDir = join(dir, 'device');
+    await mkdir(linkDir);
+    const path = join(linkDir, 'access.log');
+    await symlink('/dev/null', path);
+    const counts = { written: 0, dropped: 0, failed: 0 };
+    const sink = new FileSink('file', { path, maxSize: 1000, rotateEvery: 1000, maxFiles: 2 }, { ...buffer, maxBatch: 1 }, {
+      count: (outcome, n) => (counts[outcome] += n),
+    });
+    for (let i = 0; i < 10; i++) {
+      sink.write(`${JSON.stringify({ i, pad: 'x'.repeat(280) })}\n`);
+      await sink.flush();
+    }
+    await sink.close();
+    assert.deepEqual(await readdir(linkDir), ['access.log'], 'nothing rotated beside the link');
+    assert.ok((await lstat(path)).isSymbolicLink());
+    assert.deepEqual(counts, { written: 10, dropped: 0, failed: 0 });
   });
 
   it('rotates at every multiple of rotateEvery, and a file left from an earlier period first', async () => {

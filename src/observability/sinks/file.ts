@@ -22,6 +22,8 @@ export class FileSink extends BatchingSink {
   #handle: FileHandle | undefined;
   #size = 0;
   #rotateAt = Infinity;
+  /** Only a regular file is rotated: a path like /dev/stdout or a named pipe is written, never renamed. */
+  #regular = true;
 
   /** `now` is for tests that cross a rotation boundary without waiting for it. */
   constructor(name: string, settings: FileSinkSettings, buffer: SinkBufferSettings, hooks: SinkHooks, now: () => number = Date.now) {
@@ -41,6 +43,7 @@ export class FileSink extends BatchingSink {
     await mkdir(dirname(this.#path), { recursive: true });
     const handle = await open(this.#path, 'a');
     const info = await handle.stat();
+    this.#regular = info.isFile();
     this.#size = info.size;
     // A file left from an earlier period (Sluice was stopped over midnight) is rotated before the first write.
     this.#rotateAt = this.#periodEnd(info.size > 0 ? info.mtimeMs : this.#now());
@@ -54,7 +57,7 @@ export class FileSink extends BatchingSink {
     try {
       let handle = this.#handle ?? (await this.#open());
       const { maxSize } = this.#settings;
-      if (this.#size > 0 && ((maxSize > 0 && this.#size + bytes > maxSize) || this.#now() >= this.#rotateAt)) {
+      if (this.#regular && this.#size > 0 && ((maxSize > 0 && this.#size + bytes > maxSize) || this.#now() >= this.#rotateAt)) {
         handle = await this.#rotate(handle);
       }
       await handle.writev(chunks);
