@@ -152,7 +152,10 @@ start_variants() {
   for name in "${NAMES[@]}"; do
     for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] && break; sleep 0.1; done
     [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] || { echo "$name does not answer 200:"; cat "$W/log"; exit 2; }
-    taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARMUP:-2}s" "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null
+    # Paired, the baseline is loaded once per pairing while each variant is loaded once a round: a warm-up long
+    # enough for the JIT to settle keeps that from favouring the baseline (a fresh process's first seconds cost it
+    # up to a third more CPU per request).
+    taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARMUP:-$([ "${METHOD:-paired}" = paired ] && echo 6 || echo 2)}s" "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null
   done
 }
 stop_variants() {
