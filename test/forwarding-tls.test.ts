@@ -2,8 +2,7 @@
 // the name checked (and sent as SNI), insecureSkipVerify turns checking off. The client's Host header never decides
 // which name is verified. A throwaway CA and server certificate are made with the openssl CLI in a temp dir.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
+import { makeCertificates } from './helpers/certs.ts';
 import { simpleConfig, startGateway, type TestGateway } from './helpers/gateway.ts';
 
 interface Reply {
@@ -30,20 +30,6 @@ function get(port: number, headers: Record<string, string> = {}): Promise<Reply>
     req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
     req.on('error', reject);
   });
-}
-
-/** A CA, and a server certificate it signed for localhost and 127.0.0.1. */
-function makeCertificates(dir: string): { ca: string; key: string; cert: string } {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Sluice Test CA');
-  openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  writeFileSync(
-    join(dir, 'ext.cnf'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
-  );
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf');
-  return { ca: join(dir, 'ca.crt'), key: join(dir, 'server.key'), cert: join(dir, 'server.crt') };
 }
 
 describe('HTTPS upstreams', () => {

@@ -25,6 +25,16 @@ const dnsDiscovery = z
   })
   .describe('Targets from DNS, re-resolved when the answer\'s TTL runs out (within minInterval..maxInterval).');
 
+/** TLS to etcd: a private CA, and a client certificate when etcd asks for one (--client-cert-auth). */
+export const etcdTls = z
+  .strictObject({
+    ca: z.string().min(1).optional().describe('PEM file with the CA that signed etcd\'s certificate (default: the system store). Relative to the config file.'),
+    cert: z.string().min(1).optional().describe('PEM file with this client\'s certificate, when etcd requires client certificates (with key).'),
+    key: z.string().min(1).optional().describe('PEM file with the private key of cert.'),
+  })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), { path: ['key'], message: 'set both cert and key, or neither' })
+  .describe('TLS settings for https:// etcd endpoints.');
+
 const etcdDiscovery = z
   .strictObject({
     endpoints: z.array(ETCD_ENDPOINT).min(1).describe('Client URLs of the etcd cluster holding the registry.'),
@@ -37,6 +47,7 @@ const etcdDiscovery = z
     requestTimeout: duration.prefault('2s').describe('Deadline of each etcd request.'),
     username: z.string().min(1).optional().describe('etcd user, when etcd has authentication enabled (with password).'),
     password: z.string().min(1).optional().describe('Password of the etcd user.'),
+    tls: etcdTls.optional(),
   })
   .refine((e) => (e.username === undefined) === (e.password === undefined), { path: ['password'], message: 'set both username and password, or neither' })
   .describe('Targets from the etcd registry: each instance registers itself under a lease with a heartbeat (`sluice register`, or `register()` from `sluice/register`), and is removed when it stops or its lease expires.');

@@ -60,8 +60,31 @@ export function parseConfig(text: string, file: string): LoadResult {
     const errors = problems.map((p) => ({ file, ...source.positionOf(p.path, p.key), path: formatPath(p.path), message: p.message }));
     return { ok: false, errors: sorted(errors) };
   }
-  fillPluginBase(parsed.data, dirname(resolve(file)));
+  const dir = dirname(resolve(file));
+  fillPluginBase(parsed.data, dir);
+  resolveFilePaths(parsed.data, dir);
   return { ok: true, config: deepFreeze(parsed.data), text };
+}
+
+/**
+ * Makes the certificate files a config names absolute, against the config file's folder (as plugin modules are):
+ * an instance then reads them from the same place whatever its working directory, and with a shared (etcd) config
+ * each instance reads them beside its own local file.
+ */
+function resolveFilePaths(config: SluiceConfig, dir: string): void {
+  const within = (holder: { ca?: string; cert?: string; key?: string } | undefined): void => {
+    if (holder === undefined) return;
+    for (const field of ['ca', 'cert', 'key'] as const) {
+      const value = holder[field];
+      if (value !== undefined) holder[field] = resolve(dir, value);
+    }
+  };
+  within(config.store.etcd?.tls);
+  for (const upstream of config.upstreams) {
+    within(upstream.tls);
+    const discovery = upstream.discovery;
+    if (discovery !== undefined && 'etcd' in discovery) within(discovery.etcd.tls);
+  }
 }
 
 /**

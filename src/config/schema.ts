@@ -2,7 +2,7 @@
 // schema/sluice.schema.json (scripts/gen-schema.ts) all come from here. Descriptions become the docs.
 import { z } from 'zod';
 import { consumersSchema } from './consumers-schema.ts';
-import { discoverySchema } from './discovery-schema.ts';
+import { discoverySchema, etcdTls } from './discovery-schema.ts';
 import { pluginsSchema } from './plugins-schema.ts';
 import { observabilitySchema, samplerSchema } from './observability-schema.ts';
 import {
@@ -223,6 +223,7 @@ const etcdStore = z
     requestTimeout: duration.prefault('2s').describe('Deadline of each etcd request; a slower answer counts as etcd being unreachable.'),
     username: z.string().min(1).optional().describe('etcd user, when etcd has authentication enabled (with password).'),
     password: z.string().min(1).optional().describe('Password of the etcd user (shown as [redacted] by the admin API).'),
+    tls: etcdTls.optional(),
     instance: z
       .strictObject({
         id: z

@@ -3,6 +3,8 @@
 // and back a broken watch off up to 30 s, which would make an instance catch up late after an outage), and a
 // call during an outage fails fast instead of queueing. Shared by the config store (store/) and discovery.
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, isBrokenCircuitError, retry, type IBackoff } from 'cockatiel';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { ClientClosedError, Etcd3, isRecoverableError } from 'etcd3';
 
 export interface EtcdClientOptions {
@@ -14,6 +16,8 @@ export interface EtcdClientOptions {
   /** For an etcd with authentication enabled. */
   username?: string;
   password?: string;
+  /** PEM files (absolute paths): the CA to trust, and a client certificate when etcd requires one. */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 /** How soon a host that failed is tried again, and the longest pause between two attempts to re-open a watch. */
@@ -29,6 +33,7 @@ export function etcdClient(options: EtcdClientOptions): Etcd3 {
     hosts: options.endpoints,
     dialTimeout: options.dialTimeout ?? options.requestTimeout,
     ...(options.username !== undefined && options.password !== undefined ? { auth: { username: options.username, password: options.password } } : {}),
+    ...(options.tls === undefined ? {} : { credentials: tlsCredentials(options.tls) }),
     defaultCallOptions: (call) => (call.isStream ? {} : { deadline: Date.now() + options.requestTimeout }),
     faultHandling: {
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: RETRY_AFTER_MS, breaker: new ConsecutiveBreaker(2) }),
@@ -38,6 +43,24 @@ export function etcdClient(options: EtcdClientOptions): Etcd3 {
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: RETRY_AFTER_MS }) as unknown as IBackoff<unknown>,
     },
   });
+}
+
+/**
+ * gRPC's TLS credentials from PEM files; without a CA, the system's (read from Node's bundled roots, as gRPC wants
+ * the PEM itself). Throws a message naming the file that cannot be read.
+ */
+function tlsCredentials(tls: NonNullable<EtcdClientOptions['tls']>): { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } {
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read the etcd TLS ${what} ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return {
+    rootCertificate: tls.ca === undefined ? Buffer.from(rootCertificates.join('\n')) : read('CA file', tls.ca),
+    ...(tls.cert === undefined || tls.key === undefined ? {} : { certChain: read('certificate', tls.cert), privateKey: read('key', tls.key) }),
+  };
 }
 
 /** The message of an etcd client error, without gRPC's resolution notes. */

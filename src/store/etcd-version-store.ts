@@ -15,7 +15,7 @@
 //                                  removes it in the same transaction — so no write can slip in during a rollout.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { Range } from 'etcd3';
-import { etcdClient, etcdProblem, isUnreachable } from '../etcd/client.ts';
+import { etcdClient, etcdProblem, isUnreachable, type EtcdClientOptions } from '../etcd/client.ts';
 import {
   metaOf,
   parseVersion,
@@ -44,6 +44,7 @@ export interface EtcdStoreOptions {
   probeInterval?: number;
   username?: string;
   password?: string;
+  tls?: EtcdClientOptions['tls'];
 }
 
 /** Commits without If-Match retry on a lost race this many times. */

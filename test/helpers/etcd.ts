@@ -18,6 +18,13 @@ export function assertEtcdInstalled(): void {
   }
 }
 
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  /** Require client certificates signed by this CA. */
+  clientCa?: string;
+}
+
 export class EtcdServer {
   readonly clientPort: number;
   readonly peerPort: number;
@@ -25,22 +32,26 @@ export class EtcdServer {
   #child: ChildProcess | undefined;
   #output = '';
 
-  private constructor(clientPort: number, peerPort: number) {
+  /** Client TLS: etcd's certificate and key, and the CA it requires client certificates from (if any). */
+  readonly #tls: EtcdTls | undefined;
+
+  private constructor(clientPort: number, peerPort: number, tls: EtcdTls | undefined) {
     this.clientPort = clientPort;
     this.peerPort = peerPort;
+    this.#tls = tls;
     this.#dataDir = mkdtempSync(join(tmpdir(), 'sluice-etcd-'));
   }
 
-  /** Starts a fresh etcd; call stop() in after(). */
-  static async start(): Promise<EtcdServer> {
+  /** Starts a fresh etcd (serving clients over TLS when `tls` is given); call stop() in after(). */
+  static async start(tls?: EtcdTls): Promise<EtcdServer> {
     assertEtcdInstalled();
-    const server = new EtcdServer(await freePort(), await freePort());
+    const server = new EtcdServer(await freePort(), await freePort(), tls);
     await server.resume();
     return server;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.#tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.clientPort}`;
   }
 
   get running(): boolean {
@@ -60,6 +71,9 @@ export class EtcdServer {
         '--listen-peer-urls', peer,
         '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `test=${peer}`,
+        ...(this.#tls === undefined
+          ? []
+          : ['--cert-file', this.#tls.cert, '--key-file', this.#tls.key, ...(this.#tls.clientCa === undefined ? [] : ['--client-cert-auth', '--trusted-ca-file', this.#tls.clientCa])]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
