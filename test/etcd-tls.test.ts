@@ -9,7 +9,8 @@ import { EtcdVersionStore } from '../src/store/etcd-version-store.ts';
 import { StoreUnavailableError } from '../src/store/version-store.ts';
 import { makeCertificates } from './helpers/certs.ts';
 import { EtcdServer } from './helpers/etcd.ts';
-import { admin, startSluice, tempDir, type RunningSluice } from './helpers/process.ts';
+import { etcdClient } from '../src/etcd/client.ts';
+import { admin, SluiceProcess, startSluice, tempDir, type RunningSluice } from './helpers/process.ts';
 
 const temp = tempDir('sluice-etcd-tls-');
 let etcd: EtcdServer;
@@ -53,4 +54,18 @@ test('without a client certificate the same etcd cannot be used: the store does 
     endpoints: [etcd.url], prefix: '/tls/', requestTimeout: 1000, dialTimeout: 1500, maxVersions: 10, tls: { ca: join(temp.dir, 'ca.crt') },
   });
   await assert.rejects(opening, (err: Error) => err instanceof StoreUnavailableError || /refused|certificate|handshake/i.test(err.message));
+});
+
+test('sluice register joins the registry of that etcd with --ca, --cert and --key', async () => {
+  const certs = { ca: join(temp.dir, 'ca.crt'), cert: join(temp.dir, 'client.crt'), key: join(temp.dir, 'client.key') };
+  const proc = new SluiceProcess(['register', '--etcd', etcd.url, '--service', 'orders', '--url', 'http://127.0.0.1:8081', '--ttl', '5s', '--ca', certs.ca, '--cert', certs.cert, '--key', certs.key]);
+  try {
+    await proc.waitForLog((l) => l.msg === 'registered', 10_000);
+    const client = etcdClient({ endpoints: [etcd.url], requestTimeout: 2000, tls: certs });
+    const registered = await client.getAll().prefix('/sluice/services/orders/').strings();
+    client.close();
+    assert.deepEqual(Object.values(registered).map((v) => (JSON.parse(v) as { url: string }).url), ['http://127.0.0.1:8081']);
+  } finally {
+    await proc.stop();
+  }
 });

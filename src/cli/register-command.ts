@@ -13,6 +13,9 @@ interface RegisterFlags {
   prefix: string;
   id?: string;
   username?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 function seconds(value: string): number {
@@ -43,12 +46,23 @@ export function addRegisterCommand(program: Command): void {
     .option('--prefix <prefix>', 'registry key prefix', '/sluice/services/')
     .option('--id <id>', 'instance id in the registry (default: host-pid-random)')
     .option('--username <user>', 'etcd user, when etcd has authentication enabled; the password comes from SLUICE_ETCD_PASSWORD')
+    .option('--ca <file>', 'PEM file of the CA that signed etcd\'s certificate (https:// endpoints; default: the system\'s)')
+    .option('--cert <file>', 'PEM file of a client certificate, when etcd requires one (with --key)')
+    .option('--key <file>', 'PEM file of the client certificate\'s key')
     .action(async (flags: RegisterFlags) => runRegister(flags));
+}
+
+/** --ca/--cert/--key as register()'s tls (paths from the working directory, as a command line's are). */
+function tlsOf(flags: RegisterFlags): { tls?: { ca?: string; cert?: string; key?: string } } {
+  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new CliError('give --cert and --key together', 1);
+  if (flags.ca === undefined && flags.cert === undefined) return {};
+  return { tls: { ...(flags.ca === undefined ? {} : { ca: flags.ca }), ...(flags.cert === undefined ? {} : { cert: flags.cert, key: flags.key! }) } };
 }
 
 async function runRegister(flags: RegisterFlags): Promise<void> {
   const [{ register }, { createLogger }] = await Promise.all([import('../discovery/register.ts'), import('../observability/logger.ts')]);
   const log = createLogger();
+  const tls = tlsOf(flags);
   let registration: Awaited<ReturnType<typeof register>>;
   try {
     registration = await register({
@@ -60,6 +74,7 @@ async function runRegister(flags: RegisterFlags): Promise<void> {
       prefix: flags.prefix,
       ...(flags.id === undefined ? {} : { id: flags.id }),
       ...(flags.username === undefined ? {} : { username: flags.username, password: process.env.SLUICE_ETCD_PASSWORD ?? '' }),
+      ...tls,
       onError: (err) => log.warn({ err: err.message }, 'registration lost; registering again when etcd answers'),
       onRegistered: () => log.info({ service: flags.service, url: flags.url }, 'registered again'),
     });

@@ -24,6 +24,8 @@ export interface RegisterOptions {
   /** For an etcd with authentication enabled. */
   username?: string;
   password?: string;
+  /** For https:// endpoints: PEM files of a private CA, and of a client certificate and key when etcd requires one. */
+  tls?: { ca?: string; cert?: string; key?: string };
   /** This instance's id in the registry (default: host name, process id and a random suffix). */
   id?: string;
   /** The registration was lost (etcd away longer than the TTL) or could not be renewed; retried every second. */
@@ -61,7 +63,7 @@ export async function register(options: RegisterOptions): Promise<ServiceRegistr
   const id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const key = `${prefix}${service}/${id}`;
   const value = JSON.stringify({ url: new URL(url).origin, weight });
-  const client = etcdClient({ endpoints, requestTimeout: Math.min(5000, ttl * 500), ...(options.username === undefined ? {} : { username: options.username, password: options.password ?? '' }) });
+  const client = etcdClient({ endpoints, requestTimeout: Math.min(5000, ttl * 500), ...(options.username === undefined ? {} : { username: options.username, password: options.password ?? '' }), ...(options.tls === undefined ? {} : { tls: options.tls }) });
   const registration = new Registration(client, key, value, ttl, options);
   try {
     await registration.grant();
