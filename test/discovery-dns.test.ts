@@ -2,29 +2,14 @@
 // UDP as any server would): an upstream's targets follow the A or SRV answer for new requests, without a reload;
 // a TTL shorter than the floor is not asked more often than the floor; a failing DNS keeps the last known targets.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { NamedUpstreams } from './helpers/discovery.ts';
 import { DnsServer } from './helpers/dns-server.ts';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { eventually } from './helpers/process.ts';
 
 let dns: DnsServer;
-const servers: http.Server[] = [];
-
-/** An upstream answering its name, on host:port (port 0: any). */
-async function upstreamOn(name: string, host: string, port = 0): Promise<number> {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'x-upstream': name });
-    res.end(name);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  servers.push(server);
-  return (server.address() as AddressInfo).port;
-}
+const upstreams = new NamedUpstreams();
 
 async function hit(g: TestGateway): Promise<{ status: number; upstream: string | null }> {
   const res = await fetch(g.url + '/', { signal: AbortSignal.timeout(5000) });
@@ -48,17 +33,14 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
+  upstreams.close();
   await dns.close();
 });
 
 test('DNS A records: targets follow the answer without a reload, and a 0 s TTL is asked no faster than minInterval', async () => {
   // Two upstreams on one port, on two loopback addresses: what two hosts behind one name look like.
-  const port = await upstreamOn('a', '127.0.0.2');
-  await upstreamOn('b', '127.0.0.3', port);
+  const port = await upstreams.start('a', '127.0.0.2');
+  await upstreams.start('b', '127.0.0.3', port);
   dns.set('A', 'app.test', [{ ttl: 0, data: '127.0.0.2' }]);
   const started = Date.now();
   const g = await startGateway({
@@ -89,7 +71,7 @@ test('DNS A records: targets follow the answer without a reload, and a 0 s TTL i
 });
 
 test('DNS failing (SERVFAIL, no answer, NXDOMAIN): the last known targets keep serving, and the failure is reported', async () => {
-  const port = await upstreamOn('c', '127.0.0.1');
+  const port = await upstreams.start('c', '127.0.0.1');
   dns.set('A', 'flaky.test', [{ ttl: 1, data: '127.0.0.1' }]);
   const g = await startGateway({
     upstreams: [{ name: 'app', discovery: { dns: { name: 'flaky.test', port, servers: [dns.address], minInterval: '200ms', maxInterval: '1s' } } }],
@@ -116,7 +98,7 @@ test('DNS failing (SERVFAIL, no answer, NXDOMAIN): the last known targets keep s
 });
 
 test('a reload keeps discovered targets serving: the same settings keep their source, changed ones start from the last answer', async () => {
-  const port = await upstreamOn('r', '127.0.0.4');
+  const port = await upstreams.start('r', '127.0.0.4');
   dns.set('A', 'reload.test', [{ ttl: 30, data: '127.0.0.4' }]);
   const config = (minInterval: string, route = '/') => ({
     upstreams: [{ name: 'app', discovery: { dns: { name: 'reload.test', port, servers: [dns.address], minInterval } } }],
@@ -139,7 +121,7 @@ test('a reload keeps discovered targets serving: the same settings keep their so
 });
 
 test('DNS SRV records: the best priority\'s records, each with its port and weight, hosts resolved through the same server', async () => {
-  const [pa, pb, pc] = [await upstreamOn('srv-a', '127.0.0.1'), await upstreamOn('srv-b', '127.0.0.1'), await upstreamOn('srv-backup', '127.0.0.1')];
+  const [pa, pb, pc] = [await upstreams.start('srv-a', '127.0.0.1'), await upstreams.start('srv-b', '127.0.0.1'), await upstreams.start('srv-backup', '127.0.0.1')];
   dns.set('SRV', '_http._tcp.srv.test', [
     { ttl: 30, data: { priority: 10, weight: 1, port: pa, target: 'a.srv.test' } },
     { ttl: 30, data: { priority: 10, weight: 3, port: pb, target: 'b.srv.test' } },

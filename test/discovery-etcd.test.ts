@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { register } from 'sluice/register';
+import { servedBy, untilServedBy } from './helpers/discovery.ts';
 import { EtcdServer } from './helpers/etcd.ts';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { eventually, SluiceProcess } from './helpers/process.ts';
@@ -33,17 +34,6 @@ after(async () => {
   await etcd?.stop();
 });
 
-async function seen(requests: number): Promise<string[]> {
-  const out = new Set<string>();
-  for (let i = 0; i < requests; i++) {
-    const res = await fetch(g.url + '/', { signal: AbortSignal.timeout(5000) });
-    await res.arrayBuffer();
-    out.add(res.status === 200 ? res.headers.get('x-upstream')! : `${res.status} ${res.headers.get('x-sluice-error')}`);
-  }
-  return [...out].sort();
-}
-
-const until = (want: string[], ms = 10_000) => eventually(async () => (JSON.stringify(await seen(6)) === JSON.stringify(want) ? true : undefined), ms);
 
 function registerCli(url: string, ttl: string): SluiceProcess {
   const proc = new SluiceProcess(['register', '--etcd', etcd.url, '--prefix', prefix, '--service', 'app', '--url', url, '--ttl', ttl]);
@@ -53,18 +43,18 @@ function registerCli(url: string, ttl: string): SluiceProcess {
 
 test('etcd registry: instances join and leave; a dead one expires after its TTL, a stopped one goes at once; no reload', async (t) => {
   const version = g.gateway.version;
-  assert.deepEqual(await seen(2), ['503 no_healthy_upstream']);
+  assert.deepEqual(await servedBy(g.url, 2), ['503 no_healthy_upstream']);
 
   const cliA = registerCli(a.url, '2s');
   await cliA.waitForLog((l) => l.msg === 'registered', 15_000);
-  await until(['a']);
+  await untilServedBy(g.url, ['a']);
   const regB = await register({ etcd: etcd.url, prefix, service: 'app', url: b.url, ttl: 5 });
-  await until(['a', 'b']);
+  await untilServedBy(g.url, ['a', 'b']);
 
   // A dies without a word: its heartbeat stops and the lease runs out.
   const killed = Date.now();
   cliA.kill('SIGKILL');
-  await until(['b'], 15_000);
+  await untilServedBy(g.url, ['b'], 15_000);
   const expiredMs = Date.now() - killed;
   t.diagnostic(`a registration with a 2 s TTL was removed ${expiredMs} ms after its process was killed`);
   assert.ok(expiredMs >= 1000, `removed after ${expiredMs} ms, before its TTL could have run out`);
@@ -72,33 +62,33 @@ test('etcd registry: instances join and leave; a dead one expires after its TTL,
   // A stopped instance deregisters: gone at once, long before its 10 s TTL.
   const cliA2 = registerCli(a.url, '10s');
   await cliA2.waitForLog((l) => l.msg === 'registered', 15_000);
-  await until(['a', 'b']);
+  await untilServedBy(g.url, ['a', 'b']);
   const stopped = Date.now();
   cliA2.kill('SIGTERM');
   assert.equal((await cliA2.waitForExit(10_000)).code, 0);
-  await until(['b']);
+  await untilServedBy(g.url, ['b']);
   t.diagnostic(`a stopped instance was removed ${Date.now() - stopped} ms after SIGTERM`);
   assert.ok(Date.now() - stopped < 5000);
 
   await regB.close();
-  await until(['503 no_healthy_upstream']);
+  await untilServedBy(g.url, ['503 no_healthy_upstream']);
   assert.equal(g.gateway.version, version, 'the targets changed without a new snapshot');
 });
 
 test('etcd registry: while etcd is away the last known targets keep serving; back, changes are followed again', async () => {
   const regB = await register({ etcd: etcd.url, prefix, service: 'app', url: b.url, ttl: 10 });
   try {
-    await until(['b']);
+    await untilServedBy(g.url, ['b']);
     await etcd.kill();
     const report = () => g.gateway.upstreamReport()[0]!.discovery;
     assert.match(await eventually(() => report()?.error, 10_000), /etcd registry/);
-    assert.deepEqual(await seen(10), ['b']);
+    assert.deepEqual(await servedBy(g.url, 10), ['b']);
     await etcd.resume();
     await eventually(() => (report()?.error === undefined ? true : undefined), 20_000);
     const regA = await register({ etcd: etcd.url, prefix, service: 'app', url: a.url, ttl: 10 });
-    await until(['a', 'b']);
+    await untilServedBy(g.url, ['a', 'b']);
     await regA.close();
-    await until(['b']);
+    await untilServedBy(g.url, ['b']);
   } finally {
     await regB.close();
   }
