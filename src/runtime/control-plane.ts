@@ -13,6 +13,7 @@ import type { AuditEntry, AuditTrail } from '../store/audit-log.ts';
 import type { ConfigFile } from '../store/config-file.ts';
 import {
   isShared,
+  metaOf,
   RolloutInProgressError,
   StoreUnavailableError,
   VersionConflictError,
@@ -423,11 +424,6 @@ function storeFailure(err: unknown): Failure {
 
 function failureMessage(failure: Failure): string {
   return failure.kind === 'conflict' ? `another instance committed version ${failure.current} first` : failure.message;
-}
-
-function metaOf(v: ConfigVersion | VersionMeta): VersionMeta {
-  const { text: _text, ...meta } = v as ConfigVersion;
-  return meta;
 }
 
 /** How a canary's running config is shown: the base version's number, the rollout's author, message and checksum. */
