@@ -55,6 +55,7 @@ export class RolloutController {
       this.#o.log.error({ rollout: rollout.id, err: (err as Error).message }, 'rollout promotion failed');
       return { ok: false, code: 'store_failed', message };
     }
+    await this.#o.rollouts.trimFinished();
     this.#o.log.info({ rollout: rollout.id, version: committed, by, reason }, 'rollout promoted');
     await this.#o.audit({ time: new Date().toISOString(), actor: by, action: 'rollout.promote', result: 'ok', version: committed, message: `rollout ${rollout.id} promoted as version ${committed}: ${reason}` });
     return { ok: true, rollout: ended(rollout, 'promoted', decision(committed)) };

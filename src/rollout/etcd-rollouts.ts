@@ -63,7 +63,7 @@ export class EtcdRollouts {
       .if(this.currentKey, 'Mod', '==', observing.modRevision)
       .then(this.#client.delete().key(this.currentKey), this.#client.put(this.finishedKey(ended.id)).value(JSON.stringify(ended)))
       .commit();
-    if (done.succeeded) await this.#trim();
+    if (done.succeeded) await this.trimFinished();
     return done.succeeded;
   }
 
@@ -102,11 +102,19 @@ export class EtcdRollouts {
     return kv?.value.toString();
   }
 
-  /** Rollout ids start with the time, so key order is time order: the oldest beyond MAX_FINISHED go. */
-  async #trim(): Promise<void> {
-    const keys = await this.#client.getAll().prefix(this.#finished).sort('Key', 'Ascend').keys();
-    if (keys.length <= MAX_FINISHED) return;
-    const last = keys[keys.length - MAX_FINISHED - 1]!;
-    await this.#client.delete().range(new Range(this.#finished, `${last}\0`));
+  /**
+   * Rollout ids start with the time, so key order is time order: the oldest beyond MAX_FINISHED go. Called after
+   * each ending (finish() here, a promotion by the controller); never throws.
+   */
+  async trimFinished(): Promise<void> {
+    // Best effort: the rollout has ended either way, and the next ending trims what this one could not.
+    try {
+      const keys = await this.#client.getAll().prefix(this.#finished).sort('Key', 'Ascend').keys();
+      if (keys.length <= MAX_FINISHED) return;
+      const last = keys[keys.length - MAX_FINISHED - 1]!;
+      await this.#client.delete().range(new Range(this.#finished, `${last}\0`));
+    } catch {
+      // etcd unreachable for a moment
+    }
   }
 }
