@@ -47,6 +47,12 @@ export interface EtcdStoreOptions {
   tls?: EtcdClientOptions['tls'];
 }
 
+/** How a promotion ends its rollout: `rollout/current` at this mod revision goes, the finished record is written. */
+export interface RolloutEnding {
+  modRevision: string;
+  finish: { key: string; value: (version: number) => string };
+}
+
 /** Commits without If-Match retry on a lost race this many times. */
 const COMMIT_ATTEMPTS = 5;
 
@@ -133,11 +139,11 @@ export class EtcdVersionStore implements SharedConfigStore {
    * transaction, removes `rollout/current` (compared on its mod revision: an abort in between wins) and writes
    * `finish` (the finished rollout's record).
    */
-  promoteRollout(entry: NewVersion, expected: number, rollout: { modRevision: string; finish: { key: string; value: (version: number) => string } }): Promise<ConfigVersion> {
+  promoteRollout(entry: NewVersion, expected: number, rollout: RolloutEnding): Promise<ConfigVersion> {
     return this.#commit(entry, expected, rollout);
   }
 
-  async #commit(entry: NewVersion, expected: number | undefined, rollout: { modRevision: string; finish: { key: string; value: (version: number) => string } } | undefined): Promise<ConfigVersion> {
+  async #commit(entry: NewVersion, expected: number | undefined, rollout: RolloutEnding | undefined): Promise<ConfigVersion> {
     for (let attempt = 1; ; attempt++) {
       const pointer = await this.#call(() => this.client.get(this.#latestKey).exec());
       const kv = pointer.kvs[0];
