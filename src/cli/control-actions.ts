@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { adminTarget, call, CliError, defaultAuthor, expectOk, type AdminAnswer, type AdminTarget } from './admin-client.ts';
 import type { AdminOptions, ApplyOptions } from './control-commands.ts';
-import { structured, table, type Output } from './output.ts';
+import { printedStructured, table, type Output } from './output.ts';
 
 interface VersionMeta {
   version: number;
@@ -22,14 +22,6 @@ interface FieldError {
 }
 
 const out = (text: string) => process.stdout.write(text);
-
-/** Prints data as JSON/YAML when asked; returns true when it did (the caller then prints no table). */
-function printedStructured(data: unknown, output: Output | undefined): boolean {
-  const text = structured(data, output ?? 'table');
-  if (text === undefined) return false;
-  out(text);
-  return true;
-}
 
 export async function configGet(version: number | undefined, opts: AdminOptions): Promise<void> {
   const target = adminTarget(opts);

@@ -23,3 +23,11 @@ export function structured(data: unknown, output: Output): string | undefined {
   if (output === 'yaml') return stringify(data);
   return undefined;
 }
+
+/** Prints data as JSON/YAML on stdout when asked; returns true when it did (the caller then prints no table). */
+export function printedStructured(data: unknown, output: Output | undefined): boolean {
+  const text = structured(data, output ?? 'table');
+  if (text === undefined) return false;
+  process.stdout.write(text);
+  return true;
+}

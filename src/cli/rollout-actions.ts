@@ -2,7 +2,7 @@
 // each, printed as a table for people or as JSON/YAML for scripts.
 import { adminTarget, call, CliError, defaultAuthor, expectOk } from './admin-client.ts';
 import { encodeHeader, readLocal } from './control-actions.ts';
-import { structured, table, type Output } from './output.ts';
+import { printedStructured, table, type Output } from './output.ts';
 import type { RolloutStartOptions } from './rollout-commands.ts';
 
 const out = (text: string) => process.stdout.write(text);
@@ -27,13 +27,6 @@ interface RolloutView {
   decision?: { action: string; reason: string; by: string; at: string; version?: number };
 }
 
-function printed(data: unknown, output: Output | undefined): boolean {
-  const text = structured(data, output ?? 'table');
-  if (text === undefined) return false;
-  out(text);
-  return true;
-}
-
 export async function rolloutStart(opts: RolloutStartOptions): Promise<void> {
   if ((opts.file === undefined) === (opts.version === undefined)) throw new CliError('give the candidate with --file FILE or --version N (one of them)', 1);
   const labels = Object.fromEntries((opts.labels ?? []).map((l) => l.split('=') as [string, string]));
@@ -51,14 +44,14 @@ export async function rolloutStart(opts: RolloutStartOptions): Promise<void> {
     }),
     'cannot start the rollout',
   );
-  if (printed(answer.json, opts.output)) return;
+  if (printedStructured(answer.json, opts.output)) return;
   const r = answer.json!.rollout as RolloutView;
   out(`rollout ${r.id} started: canar${r.canaries.length === 1 ? 'y' : 'ies'} ${r.canaries.join(', ')} run the candidate for ${r.window / 1000} s (base version ${r.baseVersion}); follow it with \`sluice rollout status\`\n`);
 }
 
 export async function rolloutStatus(opts: { admin?: string; output?: Output }): Promise<void> {
   const answer = expectOk(await call(adminTarget(opts), 'GET', '/api/v1/rollouts/current'), 'cannot read the rollout');
-  if (printed(answer.json, opts.output)) return;
+  if (printedStructured(answer.json, opts.output)) return;
   const { rollout: r, canaries, verdict, figures, baseline } = answer.json as {
     rollout: RolloutView;
     canaries: Array<{ id: string; live: boolean; state?: string; error?: string } & Partial<Figures>>;
@@ -92,7 +85,7 @@ export async function rolloutStatus(opts: { admin?: string; output?: Output }): 
 
 export async function rolloutList(opts: { admin?: string; output?: Output; limit: number }): Promise<void> {
   const answer = expectOk(await call(adminTarget(opts), 'GET', `/api/v1/rollouts?limit=${opts.limit}`), 'cannot list the rollouts');
-  if (printed(answer.json, opts.output)) return;
+  if (printedStructured(answer.json, opts.output)) return;
   const rows = (answer.json!.rollouts as RolloutView[]).map((r) => [r.id, r.state, r.canaries.join(','), r.decision?.version === undefined ? `base ${r.baseVersion}` : `-> ${r.decision.version}`, r.decision?.reason ?? '']);
   out(table(['ROLLOUT', 'STATE', 'CANARIES', 'VERSION', 'REASON'], rows));
 }
@@ -103,14 +96,14 @@ export async function rolloutEnd(action: 'promote' | 'abort', opts: { admin?: st
     await call(adminTarget(opts), 'POST', `/api/v1/rollouts/current/${action}${query}`, { headers: { 'x-sluice-author': encodeHeader(opts.author ?? defaultAuthor()) }, timeoutMs: 20_000 }),
     `cannot ${action} the rollout`,
   );
-  if (printed(answer.json, opts.output)) return;
+  if (printedStructured(answer.json, opts.output)) return;
   const r = answer.json!.rollout as RolloutView;
   out(action === 'promote' ? `rollout ${r.id} promoted as version ${String(r.decision?.version)}\n` : `rollout ${r.id} rolled back: its canaries return to version ${r.baseVersion}\n`);
 }
 
 export async function instancesList(opts: { admin?: string; output?: Output }): Promise<void> {
   const answer = expectOk(await call(adminTarget(opts), 'GET', '/api/v1/instances'), 'cannot list the instances');
-  if (printed(answer.json, opts.output)) return;
+  if (printedStructured(answer.json, opts.output)) return;
   const rows = (answer.json!.instances as Array<{ id: string; labels: Record<string, string>; admin: string; configVersion: number; rollout?: { id: string; state: string } }>).map((i) => [
     i.id,
     Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
