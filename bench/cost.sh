@@ -13,6 +13,7 @@
 #   bash bench/cost.sh plugins         # no plugins vs jwt + rate-limit + headers (issue 6: ≤ 20 %)
 #   ROUNDS=16 SECONDS_PER_RUN=3 CONNS=64 bash bench/cost.sh observability
 #   BEFORE_DIR=/path/to/other/checkout bash bench/cost.sh resilience   # adds that checkout's baseline route
+#   AA=1 bash bench/cost.sh observability   # adds a copy of the baseline: the method's own error (should read ≈ 0)
 set -u
 SCENARIO=${1:-resilience}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -134,28 +135,37 @@ if [ -n "${BEFORE_DIR:-}" ]; then
   cp "$W/${NAMES[0]}.yaml" "$W/before.yaml"
   NAMES=(before "${NAMES[@]}")
 fi
+if [ -n "${AA:-}" ]; then
+  cp "$W/${NAMES[0]}.yaml" "$W/baseline-again.yaml"
+  sed -i "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/baseline-again.yaml"
+  NAMES+=(baseline-again)
+fi
 [ -n "${BEFORE_DIR:-}" ] && sed -i "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/before.yaml" # its own port
 # CPU time (user + system, every thread, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 url() { echo "http://$(awk -F'"' '/listeners/ {print $2; exit}' "$W/$1.yaml")/"; }
-# Every round starts every variant afresh, in a rotated order: one process kept for all rounds carries its own bias
-# (memory layout, JIT decisions) — two identical configs once differed by 10% — which fresh processes average out.
-start_variants() {
+# Every round starts every variant afresh: one process kept for all rounds carries its own bias (memory layout, JIT
+# decisions) — two identical configs once differed by 10% — which fresh processes average out.
+start_variant() { # NAME: starts it (not waiting for it)
+  local name=$1 dir=$SLUICE_DIR
+  [ "$name" = before ] && dir=$BEFORE_DIR
+  SLUICE_LOG_LEVEL=warn setsid taskset -c 1 "$NODE" "$dir/bin/sluice.js" start -c "$W/$name.yaml" --workers 1 >>"$W/log" 2>&1 &
+  SLUICE_GROUPS+=($!)
+  printf -v "PID_${name//-/_}" '%s' "$!" # setsid and taskset exec: this is Sluice's own PID
+}
+wait_ready() { # NAME
+  for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$1")")" = 200 ] && return; sleep 0.1; done
+  echo "$1 does not answer 200:"; cat "$W/log"; exit 2
+}
+# A fresh process's first seconds cost it up to a third more CPU per request: every measurement follows a warm-up.
+WARMUP=${WARMUP:-$([ "${METHOD:-paired}" = paired ] && echo 6 || echo 2)}
+start_variants() { # NAME… : started, ready and warmed one after the other
   SLUICE_GROUPS=()
-  for name in "${NAMES[@]}"; do
-    dir=$SLUICE_DIR; [ "$name" = before ] && dir=$BEFORE_DIR
-    SLUICE_LOG_LEVEL=warn setsid taskset -c 1 "$NODE" "$dir/bin/sluice.js" start -c "$W/$name.yaml" --workers 1 >>"$W/log" 2>&1 &
-    SLUICE_GROUPS+=($!)
-    printf -v "PID_${name//-/_}" '%s' "$!" # setsid and taskset exec: this is Sluice's own PID
-  done
-  for name in "${NAMES[@]}"; do
-    for _ in $(seq 1 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] && break; sleep 0.1; done
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "${WRK_HEADER[@]}" "$(url "$name")")" = 200 ] || { echo "$name does not answer 200:"; cat "$W/log"; exit 2; }
-    # Paired, the baseline is loaded once per pairing while each variant is loaded once a round: a warm-up long
-    # enough for the JIT to settle keeps that from favouring the baseline (a fresh process's first seconds cost it
-    # up to a third more CPU per request).
-    taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARMUP:-$([ "${METHOD:-paired}" = paired ] && echo 6 || echo 2)}s" "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null
+  for name in "$@"; do start_variant "$name"; done
+  for name in "$@"; do
+    wait_ready "$name"
+    taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null
   done
 }
 stop_variants() {
@@ -168,7 +178,7 @@ trap 'stop_variants; cleanup' EXIT
 # One wrk run against NAME, in the background: its output goes to $W/wrk-NAME; loads_done waits for the runs
 # (only them: nginx and the OTLP receiver are children of this script too).
 LOADS=()
-load() { taskset -c 0 wrk -t1 -c"$1" -d"${DUR}s" "${WRK_HEADER[@]}" "$(url "$2")" >"$W/wrk-$2" & LOADS+=($!); }
+load() { taskset -c 0 wrk -t1 -c"$1" -d"${3:-$DUR}s" "${WRK_HEADER[@]}" "$(url "$2")" >"$W/wrk-$2" & LOADS+=($!); } # CONNS NAME [SECONDS]
 loads_done() { wait "${LOADS[@]}"; LOADS=(); }
 measure_start() { local v="PID_${1//-/_}"; printf -v "TICKS_${1//-/_}" '%s' "$(cpu_ticks "${!v}")"; }
 # Appends "NAME ROUND RPS US" to the results from the finished wrk run and the CPU ticks since measure_start.
@@ -182,28 +192,34 @@ measure_end() {
   echo "$1 $rps (${us} µs)"
 }
 for r in $(seq 1 "$ROUNDS"); do
-  start_variants
   line="round $r:"
   if [ "${METHOD:-paired}" = paired ]; then
-    # Paired (the default): the baseline and each variant loaded at the same time, both pinned to CPU 1, so the
-    # scheduler shares the core between them and whatever slows the machine meanwhile slows both alike; their
-    # ratio holds even when the machine's speed drifts by half between rounds, which sequential runs do not.
+    # Paired (the default): the baseline and one variant, both started afresh, warmed and then loaded at the same
+    # time, pinned to CPU 1: the scheduler shares the core between them and whatever slows the machine meanwhile
+    # slows both alike, so their ratio holds even when the machine's speed drifts by half between rounds, which
+    # sequential runs do not. A fresh baseline for every pairing: one baseline kept for all the round's pairings
+    # ran ahead of variants that waited idle for their turn (an A/A pair measured last read 7% "cost").
     base=${NAMES[0]}
     for name in "${NAMES[@]:1}"; do
+      SLUICE_GROUPS=()
+      start_variant "$base"; start_variant "$name"; wait_ready "$base"; wait_ready "$name"
+      load $((CONNS / 2)) "$base" "$WARMUP"; load $((CONNS / 2)) "$name" "$WARMUP"; loads_done
       measure_start "$base"; measure_start "$name"
       load $((CONNS / 2)) "$base"; load $((CONNS / 2)) "$name"; loads_done
       line="$line [$(measure_end "$base" "$r.$name") | $(measure_end "$name" "$r.$name")]"
+      stop_variants
     done
   else
     # METHOD=sequential: one variant at a time, in a rotated order.
+    start_variants "${NAMES[@]}"
     k=$(( (r - 1) % ${#NAMES[@]} ))
     for name in "${NAMES[@]:k}" "${NAMES[@]:0:k}"; do
       measure_start "$name"; load "$CONNS" "$name"; loads_done
       line="$line $(measure_end "$name" "$r")"
     done
+    stop_variants
   fi
   echo "$line"
-  stop_variants
 done
 BASE=${NAMES[0]}; [ "$BASE" = before ] && BASE=${NAMES[1]}
 "$NODE" -e '
