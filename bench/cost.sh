@@ -11,6 +11,7 @@
 #   bash bench/cost.sh resilience      # plain vs retries + breakers + outlier detection + health checks + rate limit (issue 3: ≤ 15 %)
 #   bash bench/cost.sh observability   # all off vs metrics + access log to a file + tracing at 1 % / 100 % with OTLP export (issue 4: ≤ 8 % / ≤ 20 %)
 #   bash bench/cost.sh plugins         # no plugins vs jwt + rate-limit + headers (issue 6: ≤ 20 %)
+#   bash bench/cost.sh calibration     # ≈ 2.4 µs of synthetic work a request: arithmetic vs JSON.stringify
 #   ROUNDS=16 SECONDS_PER_RUN=3 CONNS=64 bash bench/cost.sh observability
 #   BEFORE_DIR=/path/to/other/checkout bash bench/cost.sh resilience   # adds that checkout's baseline route
 #   AA=1 bash bench/cost.sh observability   # adds a copy of the baseline: the method's own error (should read ≈ 0)
@@ -129,7 +130,14 @@ case "$SCENARIO" in
     fi
     WRK_HEADER=(-H "Authorization: Bearer $(cat "$W/token")")
     ;;
-  *) echo "usage: bash bench/cost.sh resilience|observability|plugins"; exit 2 ;;
+  calibration)
+    # What a fixed amount of work per request costs the gateway, by kind (bench/synthetic-work.mjs): ≈ 2.4 µs of
+    # arithmetic, and ≈ 2.4 µs of JSON.stringify (allocating), each against the same config without it.
+    NAMES=(plain compute stringify)
+    for name in "${NAMES[@]}"; do config "$name" "$(port)" "" "" "$OBS_OFF"; done
+    for name in compute stringify; do echo "--import $HERE/synthetic-work.mjs" >"$W/$name.flags"; echo "SYNTHETIC_WORK=$name" >"$W/$name.env"; done
+    ;;
+  *) echo "usage: bash bench/cost.sh resilience|observability|plugins|calibration"; exit 2 ;;
 esac
 if [ -n "${BEFORE_DIR:-}" ]; then
   cp "$W/${NAMES[0]}.yaml" "$W/before.yaml"
@@ -150,7 +158,9 @@ url() { echo "http://$(awk -F'"' '/listeners/ {print $2; exit}' "$W/$1.yaml")/";
 start_variant() { # NAME: starts it (not waiting for it)
   local name=$1 dir=$SLUICE_DIR
   [ "$name" = before ] && dir=$BEFORE_DIR
-  SLUICE_LOG_LEVEL=warn setsid taskset -c 1 "$NODE" "$dir/bin/sluice.js" start -c "$W/$name.yaml" --workers 1 >>"$W/log" 2>&1 &
+  # A variant's own environment and node flags, when it has them (calibration).
+  local envs=() flags=(); [ -f "$W/$name.env" ] && read -ra envs <"$W/$name.env"; [ -f "$W/$name.flags" ] && read -ra flags <"$W/$name.flags"
+  env "${envs[@]}" SLUICE_LOG_LEVEL=warn setsid taskset -c 1 "$NODE" "${flags[@]}" "$dir/bin/sluice.js" start -c "$W/$name.yaml" --workers 1 >>"$W/log" 2>&1 &
   SLUICE_GROUPS+=($!)
   printf -v "PID_${name//-/_}" '%s' "$!" # setsid and taskset exec: this is Sluice's own PID
 }

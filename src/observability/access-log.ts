@@ -81,7 +81,11 @@ export class AccessLog {
 
   /** Writes the line if wants() agrees. */
   write(r: RequestRecord, traceId: string, spanId: string, sampled: boolean): void {
-    if (!this.wants(r)) return;
+    if (this.wants(r)) this.#destination(this.line(r, traceId, spanId, sampled));
+  }
+
+  /** The JSON line, newline-terminated; absent values leave their fields out. */
+  line(r: RequestRecord, traceId: string, spanId: string, sampled: boolean): string {
     // One literal of a fixed shape (fast to build and to walk); field selection blanks the others afterwards.
     const line: Record<AccessLogField, string | number | boolean | undefined> = {
       time: undefined, // written first, below
@@ -111,7 +115,7 @@ export class AccessLog {
     // JSON.stringify leaves undefined fields out; the constant marker and the time go in front.
     const json = JSON.stringify(line);
     const head = this.#timeField ? `{"log":"access","time":"${isoTime(r.endTime)}"` : '{"log":"access"';
-    this.#destination(json.length > 2 ? `${head},${json.slice(1)}\n` : `${head}}\n`);
+    return json.length > 2 ? `${head},${json.slice(1)}\n` : `${head}}\n`;
   }
 
   flush(): Promise<void> {
