@@ -139,16 +139,10 @@ case "$SCENARIO" in
     ;;
   *) echo "usage: bash bench/cost.sh resilience|observability|plugins|calibration"; exit 2 ;;
 esac
-if [ -n "${BEFORE_DIR:-}" ]; then
-  cp "$W/${NAMES[0]}.yaml" "$W/before.yaml"
-  NAMES=(before "${NAMES[@]}")
-fi
-if [ -n "${AA:-}" ]; then
-  cp "$W/${NAMES[0]}.yaml" "$W/baseline-again.yaml"
-  sed -i "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/baseline-again.yaml"
-  NAMES+=(baseline-again)
-fi
-[ -n "${BEFORE_DIR:-}" ] && sed -i "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/before.yaml" # its own port
+# A copy of the baseline's config under another name, on a port of its own.
+copy_baseline() { sed "/^listeners/ s/127.0.0.1:[0-9]*/127.0.0.1:$(port)/" "$W/${NAMES[0]}.yaml" >"$W/$1.yaml"; }
+[ -n "${AA:-}" ] && { copy_baseline baseline-again; NAMES+=(baseline-again); }
+[ -n "${BEFORE_DIR:-}" ] && { copy_baseline before; NAMES=(before "${NAMES[@]}"); }
 # CPU time (user + system, every thread, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
@@ -231,7 +225,9 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
   echo "$line"
 done
-BASE=${NAMES[0]}; [ "$BASE" = before ] && BASE=${NAMES[1]}
+# Sequential runs compare with the current baseline; paired ones with what each variant was paired with (with
+# BEFORE_DIR, the other checkout: the current baseline is then one of the variants).
+BASE=${NAMES[0]}; [ "$BASE" = before ] && [ "${METHOD:-paired}" = sequential ] && BASE=${NAMES[1]}
 "$NODE" -e '
 const [file, base] = process.argv.slice(1);
 const rows = require("fs").readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" "));
