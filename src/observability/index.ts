@@ -8,6 +8,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { AccessLog } from './access-log.ts';
+import { EndBatch } from './end-batch.ts';
 import { SluiceMetrics } from './metrics.ts';
 import { RouteSamplers } from './sampler.ts';
 import { createSinks, type SinkHooks } from './sinks/index.ts';
@@ -58,6 +59,7 @@ class ObservabilityHub implements Observability {
   #accessLogKey = '';
   #resource: Resource;
   #scope: InstrumentationScope;
+  readonly #ends = new EndBatch();
   readonly #retired = new Set<{ resource: Closable; timer: NodeJS.Timeout }>();
   #closed = false;
 
@@ -65,8 +67,9 @@ class ObservabilityHub implements Observability {
     this.#options = options;
     this.#instance = options.instance ?? `${hostname()}:${process.pid}`;
     this.#version = options.version ?? packageVersion();
-    this.metrics = new SluiceMetrics(config.metrics, { version: this.#version });
-    this.traces = new MemoryTraceStore(config.traceStore);
+    const settle = (): void => this.#ends.settle();
+    this.metrics = new SluiceMetrics(config.metrics, { version: this.#version, settle });
+    this.traces = new MemoryTraceStore(config.traceStore, settle);
     const spanCounters = {
       exported: this.metrics.traceSpans.child('exported'),
       dropped: this.metrics.traceSpans.child('dropped'),
@@ -136,6 +139,7 @@ class ObservabilityHub implements Observability {
       slowMs: config.traceStore.slowerThan,
       exporter: this.#exporter,
       accessLog: this.#accessLog,
+      ends: this.#ends,
       needIds: tracing || this.#accessLog !== undefined,
       noop: !metricsOn && !tracing && this.#accessLog === undefined,
       resource: this.#resource,
@@ -189,12 +193,14 @@ class ObservabilityHub implements Observability {
 
   /** Sends what exporters and sinks hold now (tests, and before a planned stop). */
   async flush(): Promise<void> {
+    this.#ends.settle();
     await Promise.all([this.#exporter?.flush(), this.#accessLog?.flush()]);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#ends.settle();
     const closing: Array<Promise<void>> = [];
     for (const entry of this.#retired) {
       clearTimeout(entry.timer);

@@ -160,7 +160,11 @@ export class SluiceMetrics {
   #slotCount = 0;
   #maxRouteSeries: number;
 
-  constructor(settings: MetricsSettings, options: { version: string }) {
+  /** Records what ended requests still have queued (end-batch.ts), so a read includes every request that ended. */
+  readonly #settle: () => void;
+
+  constructor(settings: MetricsSettings, options: { version: string; settle?: () => void }) {
+    this.#settle = options.settle ?? (() => undefined);
     const bounds = settings.durationBuckets.map((ms) => ms / 1000);
     const requestLabels = ['listener', 'route', 'upstream', 'method', 'status_class'];
     this.requests = new CounterFamily('sluice_http_requests_total', 'Requests answered, by listener, route, upstream, method and status class.', requestLabels);
@@ -289,11 +293,13 @@ export class SluiceMetrics {
 
   /** The exposition for GET /metrics: Prometheus text 0.0.4, or OpenMetrics 1.0 with exemplars. */
   render(openMetrics: boolean): Promise<string> {
+    this.#settle();
     return openMetrics ? this.#openMetrics.metrics() : this.#prom.metrics();
   }
 
   /** This process's metrics as data, for a cluster primary to aggregate with aggregateMetrics(). */
   snapshot(): Promise<unknown[]> {
+    this.#settle();
     return this.#prom.getMetricsAsJSON();
   }
 }

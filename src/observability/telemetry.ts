@@ -1,10 +1,12 @@
 // One request's telemetry, from arrival to the logging phase. It reads the observability state current when the
 // request arrived (like the proxy reads its snapshot), collects attempt timings, and at end() does everything at
-// once: metrics through children cached per route, spans built from the record, the access-log line.
+// once, in a batch with the other requests that ended in the same event-loop turn (end-batch.ts): metrics through
+// children cached per route, spans built from the record, the access-log line.
 import { SpanKind, type Attributes } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { AccessLog, isErrorRequest } from './access-log.ts';
+import type { EndBatch } from './end-batch.ts';
 import { methodLabel, type RouteSlot, type SluiceMetrics } from './metrics.ts';
 import type { RouteSamplers } from './sampler.ts';
 import type { SpanExportPipeline } from './span-export.ts';
@@ -24,6 +26,8 @@ export interface TelemetryState {
   readonly slowMs: number;
   readonly exporter: SpanExportPipeline | undefined;
   readonly accessLog: AccessLog | undefined;
+  /** Where end() queues a request for the logging phase's batched work. */
+  readonly ends: EndBatch;
   /** Trace ids are needed: for spans, or for the access log's trace_id. */
   readonly needIds: boolean;
   /** Nothing at all is on: startRequest returns a shared object that does nothing. */
@@ -161,6 +165,11 @@ export class Telemetry implements RequestTelemetry {
   end(record: RequestRecord): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#state.ends.add(this, record);
+  }
+
+  /** The logging phase's work, run by the EndBatch end() queued this request on. */
+  finish(record: RequestRecord): void {
     const state = this.#state;
     const attempts = this.#attempts;
     if (attempts !== undefined) {

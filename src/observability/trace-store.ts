@@ -145,8 +145,11 @@ export class MemoryTraceStore implements TraceStore {
   #ordinaryRate: number;
   #tokens: number;
   #tokensAt = 0;
+  /** Records what ended requests still have queued (end-batch.ts), so a read includes every request that ended. */
+  readonly #settle: () => void;
 
-  constructor(settings: TraceStoreSettings) {
+  constructor(settings: TraceStoreSettings, settle: () => void = () => undefined) {
+    this.#settle = settle;
     const { recent, notable } = MemoryTraceStore.#rings(settings);
     this.#recent = recent;
     this.#notable = notable;
@@ -191,6 +194,7 @@ export class MemoryTraceStore implements TraceStore {
   }
 
   get size(): number {
+    this.#settle();
     return this.#byId.size;
   }
 
@@ -227,6 +231,7 @@ export class MemoryTraceStore implements TraceStore {
   }
 
   query(query: TraceQuery = {}): TraceSummary[] {
+    this.#settle();
     const limit = Math.min(1000, Math.max(1, query.limit ?? 50));
     const status = compileStatusFilter(query.status);
     const matches: StoredTrace[] = [];
@@ -242,6 +247,7 @@ export class MemoryTraceStore implements TraceStore {
   }
 
   get(traceId: string): TraceDetail | undefined {
+    this.#settle();
     const trace = this.#byId.get(traceId.toLowerCase());
     if (trace === undefined) return undefined;
     const spans = [...trace.spans].sort((a, b) => a.startMs - b.startMs).map(viewSpan);

@@ -58,7 +58,10 @@ export interface RequestTelemetry {
   setAttribute(key: string, value: AttributeValue): void;
   /** For plugins: a child span of the server span, times from performance.now(). */
   addSpan(name: string, startTime: number, endTime: number, attributes?: Record<string, AttributeValue>): void;
-  /** Once, in the logging phase: records metrics, the access-log line, spans and the trace store entry. */
+  /**
+   * Once, in the logging phase: queues the request, whose metrics, access-log line, spans and trace store entry
+   * are recorded with the others that end in the same event-loop turn (end-batch.ts). The record is read then.
+   */
   end(record: RequestRecord): void;
 }
 
