@@ -165,14 +165,13 @@ wait_ready() { # NAME
 # A fresh process's first seconds cost it up to a third more CPU per request: every measurement follows a warm-up.
 WARMUP=${WARMUP:-$([ "${METHOD:-paired}" = paired ] && echo 6 || echo 2)}
 start_variants() { # NAME… : started, ready and warmed one after the other
-  SLUICE_GROUPS=()
   for name in "$@"; do start_variant "$name"; done
   for name in "$@"; do
     wait_ready "$name"
     taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${WRK_HEADER[@]}" "$(url "$name")" >/dev/null
   done
 }
-stop_variants() {
+stop_variants() { # stops what start_variant started since the last stop
   for g in "${SLUICE_GROUPS[@]:-}"; do [ -n "$g" ] && kill -- -"$g" 2>/dev/null; done
   for g in "${SLUICE_GROUPS[@]:-}"; do [ -n "$g" ] && wait "$g" 2>/dev/null; done # our children: wait reaps them
   SLUICE_GROUPS=()
@@ -205,7 +204,6 @@ for r in $(seq 1 "$ROUNDS"); do
     # ran ahead of variants that waited idle for their turn (an A/A pair measured last read 7% "cost").
     base=${NAMES[0]}
     for name in "${NAMES[@]:1}"; do
-      SLUICE_GROUPS=()
       start_variant "$base"; start_variant "$name"; wait_ready "$base"; wait_ready "$name"
       load $((CONNS / 2)) "$base" "$WARMUP"; load $((CONNS / 2)) "$name" "$WARMUP"; loads_done
       measure_start "$base"; measure_start "$name"
