@@ -43,6 +43,13 @@ export type SinkMode = 'lines' | 'bytes';
 
 const MAX_BACKOFF_MS = 30_000;
 const CHUNK_SIZE = 64 * 1024;
+/**
+ * Emptied chunks kept for reuse (at most 2 MiB a sink). Each new chunk is 64 KiB of memory outside V8's heap, and
+ * V8 answers a steady growth of such memory with full mark-compact collections: with OTLP export at 100% sampling
+ * (≈ 12 MB of span bytes a second) one every 1.2 s, ≈ 4% of the gateway's CPU. A busy sink needs about two
+ * batches' worth of chunks (the one being sent, the one being filled: ≈ 0.5–1 MB); kept, it allocates none.
+ */
+const SPARE_CHUNKS = 32;
 const EMPTY: never[] = [];
 
 export abstract class BatchingSink implements LogSink {
@@ -61,6 +68,9 @@ export abstract class BatchingSink implements LogSink {
   #chunkPos = 0;
   /** Records in the chunk since #chunkStart: a slice never holds more than maxBatch, so batches can be cut. */
   #chunkCount = 0;
+  /** Slices not yet sent (or given up on), per chunk: a chunk is reused once none is left and it is full. */
+  #unsent = new Map<ArrayBufferLike, number>();
+  #spare: Buffer[] = [];
   #count = 0;
   #size = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -145,7 +155,8 @@ export abstract class BatchingSink implements LogSink {
     let chunk = this.#chunk;
     if (chunk === undefined || chunk.length - this.#chunkPos < need) {
       this.#sealChunk();
-      chunk = this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_SIZE, need));
+      if (chunk !== undefined && !this.#unsent.has(chunk.buffer)) this.#keepSpare(chunk);
+      chunk = this.#chunk = (need <= CHUNK_SIZE ? this.#spare.pop() : undefined) ?? Buffer.allocUnsafe(Math.max(CHUNK_SIZE, need));
       this.#chunkStart = this.#chunkPos = 0;
     }
     return chunk;
@@ -158,11 +169,32 @@ export abstract class BatchingSink implements LogSink {
   /** Moves the filled part of the current chunk to the slices; later records continue after it. */
   #sealChunk(): void {
     if (this.#chunk !== undefined && this.#chunkPos > this.#chunkStart) {
+      const key = this.#chunk.buffer;
+      this.#unsent.set(key, (this.#unsent.get(key) ?? 0) + 1);
       this.#slices.push(this.#chunk.subarray(this.#chunkStart, this.#chunkPos));
       this.#sliceCounts.push(this.#chunkCount);
       this.#chunkStart = this.#chunkPos;
     }
     this.#chunkCount = 0;
+  }
+
+  /** A batch's slices are done with (written, or given up on): chunks no slice needs any more are reused. */
+  #release(slices: readonly Buffer[]): void {
+    for (const slice of slices) {
+      const key = slice.buffer;
+      const left = (this.#unsent.get(key) ?? 1) - 1;
+      if (left > 0) {
+        this.#unsent.set(key, left);
+        continue;
+      }
+      this.#unsent.delete(key);
+      // The chunk being filled is kept when it is replaced (#room).
+      if (key !== this.#chunk?.buffer) this.#keepSpare(Buffer.from(key));
+    }
+  }
+
+  #keepSpare(chunk: Buffer): void {
+    if (chunk.length === CHUNK_SIZE && this.#spare.length < SPARE_CHUNKS && !this.#closed) this.#spare.push(chunk);
   }
 
   #onTimer = (): void => {
@@ -239,6 +271,7 @@ export abstract class BatchingSink implements LogSink {
       await this.#sendOrGiveUp(batch);
     } finally {
       this.#inFlight = 0;
+      if (!this.#abandoned) this.#release(batch.bytes);
     }
   }
 
@@ -313,6 +346,8 @@ export abstract class BatchingSink implements LogSink {
       this.#sliceCounts = [];
       this.#count = 0;
     }
+    this.#unsent.clear();
+    this.#spare = [];
     await this.release();
   }
 }
