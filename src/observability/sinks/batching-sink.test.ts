@@ -24,17 +24,23 @@ class SlowSink extends BatchingSink {
   }
 }
 
+/** Writes `count` JSON lines of ≈ `size` bytes, pausing `pauseMs` after every `burst`; returns what was written. */
+async function writeLines(sink: SlowSink, count: number, size: number, burst: number, pauseMs: number): Promise<string> {
+  let text = '';
+  for (let i = 0; i < count; i++) {
+    const line = `${JSON.stringify({ i, pad: 'x'.repeat(size + (i % 97)) })}\n`;
+    text += line;
+    sink.write(line);
+    if (i % burst === burst - 1) await sleep(pauseMs);
+  }
+  return text;
+}
+
 test('chunks are reused after their lines are written, and lines written meanwhile come out whole and in order', async () => {
   const sink = new SlowSink();
-  const lines: string[] = [];
-  for (let i = 0; i < 3000; i++) {
-    const line = `${JSON.stringify({ i, pad: 'x'.repeat(900 + (i % 97)) })}\n`;
-    lines.push(line);
-    sink.write(line);
-    if (i % 50 === 49) await sleep(3); // a little slower than the sink sends: its backlog stays small
-  }
+  const text = await writeLines(sink, 3000, 900, 50, 3); // a little slower than the sink sends: its backlog stays small
   await sink.flush();
-  assert.equal(sink.written.join(''), lines.join(''));
+  assert.equal(sink.written.join(''), text);
   // ≈ 2.9 MB went through 64 KiB chunks: 45 or more without reuse.
   assert.ok(sink.memory.size <= 10, `batches used ${sink.memory.size} chunks`);
   await sink.close();
@@ -42,14 +48,8 @@ test('chunks are reused after their lines are written, and lines written meanwhi
 
 test('a chunk is not reused while a batch holding part of it is being sent, however fast lines come', async () => {
   const sink = new SlowSink();
-  const lines: string[] = [];
-  for (let i = 0; i < 2000; i++) {
-    const line = `${JSON.stringify({ i, pad: 'y'.repeat(700 + (i % 89)) })}\n`;
-    lines.push(line);
-    sink.write(line);
-    if (i % 200 === 199) await sleep(1); // bursts of ≈ 3 chunks while a send is under way
-  }
+  const text = await writeLines(sink, 2000, 700, 200, 1); // bursts of ≈ 3 chunks while a send is under way
   await sink.flush();
-  assert.equal(sink.written.join(''), lines.join(''));
+  assert.equal(sink.written.join(''), text);
   await sink.close();
 });

@@ -68,7 +68,7 @@ export abstract class BatchingSink implements LogSink {
   #chunkPos = 0;
   /** Records in the chunk since #chunkStart: a slice never holds more than maxBatch, so batches can be cut. */
   #chunkCount = 0;
-  /** Slices not yet sent (or given up on), per chunk: a chunk is reused once none is left and it is full. */
+  /** Slices not yet sent (or given up on), per chunk: a chunk is reused once none is left and it is no longer filled. */
   #unsent = new Map<ArrayBufferLike, number>();
   #spare: Buffer[] = [];
   #count = 0;
@@ -156,7 +156,9 @@ export abstract class BatchingSink implements LogSink {
     if (chunk === undefined || chunk.length - this.#chunkPos < need) {
       this.#sealChunk();
       if (chunk !== undefined && !this.#unsent.has(chunk.buffer)) this.#keepSpare(chunk);
-      chunk = this.#chunk = (need <= CHUNK_SIZE ? this.#spare.pop() : undefined) ?? Buffer.allocUnsafe(Math.max(CHUNK_SIZE, need));
+      // allocUnsafeSlow: a chunk of its own, never a slice of Buffer's shared pool — chunks are told apart by
+      // their ArrayBuffer (#unsent), whatever Buffer.poolSize is set to.
+      chunk = this.#chunk = (need <= CHUNK_SIZE ? this.#spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(Math.max(CHUNK_SIZE, need));
       this.#chunkStart = this.#chunkPos = 0;
     }
     return chunk;
