@@ -61,9 +61,11 @@ config b "$PB" "$2"
 SLUICE_PIDS=()
 for side in a b; do
   dir=$DIR_A; [ $side = b ] && dir=$DIR_B
-  SLUICE_LOG_LEVEL=warn setsid taskset -c 1 "$NODE" --perf-basic-prof --interpreted-frames-native-stack \
-    "$dir/bin/sluice.js" start -c "$W/$side.yaml" --workers 1 >>"$W/log" 2>&1 &
-  GROUPS_TO_KILL+=($!); SLUICE_PIDS+=($!) # setsid and taskset exec: this is Sluice's own PID
+  dir=$(cd "$dir" && pwd) || exit 2
+  # Started in $W: --perf-basic-prof also leaves an isolate-*-v8.log in the working directory.
+  (cd "$W" && SLUICE_LOG_LEVEL=warn exec setsid taskset -c 1 "$NODE" --perf-basic-prof --interpreted-frames-native-stack \
+    "$dir/bin/sluice.js" start -c "$W/$side.yaml" --workers 1 >>"$W/log" 2>&1) &
+  GROUPS_TO_KILL+=($!); SLUICE_PIDS+=($!) # the subshell execs setsid, which execs taskset, then node: Sluice's own PID
 done
 ready "$PA"; ready "$PB"
 both() { # SECONDS OUTPUT_PREFIX: wrk against both at once, waits for both
