@@ -26,23 +26,12 @@ W=$(mktemp -d /tmp/sluice-cost.XXXXXX)
 GROUPS_TO_KILL=()
 cleanup() { for g in "${GROUPS_TO_KILL[@]:-}"; do [ -n "$g" ] && kill -- -"$g" 2>/dev/null; done; sleep 0.3; rm -rf "$W"; }
 trap cleanup EXIT
-# Ports are all chosen before anything binds them: each is written down (in a file, as port runs in command
-# substitutions), so no two variants get the same one.
-port() {
-  local p
-  while :; do
-    p=$("$NODE" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-    grep -qx "$p" "$W/ports" 2>/dev/null || { echo "$p" >>"$W/ports"; echo "$p"; return; }
-  done
-}
+source "$HERE/lib.sh"
+port() { free_port "$W/ports"; }
 start() { setsid taskset -c "$1" "${@:2}" >>"$W/log" 2>&1 & GROUPS_TO_KILL+=($!); }
 
 UP=$(port)
-cat >"$W/up.conf" <<C
-worker_processes 1; daemon off; pid $W/up.pid; error_log $W/up.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$UP; keepalive_requests 1000000; location / { return 200 "$(printf 'x%.0s' $(seq 1 100))"; } } }
-C
+write_upstream_conf "$W" "$UP"
 start 0 nginx -c "$W/up.conf"
 
 config() { # NAME PORT EXTRA_UPSTREAM EXTRA_ROUTE EXTRA_TOP
@@ -73,10 +62,9 @@ case "$SCENARIO" in
     rateLimit: { rate: 10000000/s, burst: 1000000, key: client-ip }' "$OBS_OFF"
     ;;
   observability)
-    # An OTLP receiver that reads and discards, on the load generator's CPU: export costs Sluice what it would
-    # cost against a real collector, minus the collector.
+    # The OTLP receiver on the load generator's CPU.
     OTLP=$(port)
-    start 0 "$NODE" -e "require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.end())}).listen($OTLP,'127.0.0.1')"
+    start 0 "$NODE" -e "$(otlp_receiver_js "$OTLP")"
     LOG="accessLog: { sink: { file: { path: \"$W/access-VARIANT.log\", maxSize: 64MiB, maxFiles: 1 } } }"
     NAMES=(off defaults sampled-1pct sampled-100pct)
     config off "$(port)" "" "" "$OBS_OFF"

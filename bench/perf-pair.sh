@@ -34,18 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-port() { "$NODE" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+source "$HERE/lib.sh"
+port() { free_port "$W/ports"; }
 start() { setsid taskset -c "$1" "${@:2}" >>"$W/log" 2>&1 & GROUPS_TO_KILL+=($!); }
 ready() { for _ in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "nothing answers on $1:"; cat "$W/log"; exit 2; }
 
 UP=$(port) OTLP=$(port) PA=$(port) PB=$(port)
-cat >"$W/up.conf" <<C
-worker_processes 1; daemon off; pid $W/up.pid; error_log $W/up.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$UP; keepalive_requests 1000000; location / { return 200 "$(printf 'x%.0s' $(seq 1 100))"; } } }
-C
+write_upstream_conf "$W" "$UP"
 start 0 nginx -c "$W/up.conf"
-start 0 "$NODE" -e "require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.end())}).listen($OTLP,'127.0.0.1')"
+start 0 "$NODE" -e "$(otlp_receiver_js "$OTLP")"
 config() { # NAME PORT EXTRA
   cat >"$W/$1.yaml" <<C
 listeners: [{ name: main, address: "127.0.0.1:$2" }]

@@ -25,17 +25,13 @@ GROUPS_TO_KILL=()
 cleanup() { for g in "${GROUPS_TO_KILL[@]:-}"; do [ -n "$g" ] && kill -- -"$g" 2>/dev/null; done; sleep 0.3; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-port() { "$NODE" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+source "$HERE/lib.sh"
+port() { free_port "$WORK/ports"; }
 start() { setsid taskset -c "$1" "${@:2}" >>"$WORK/log" 2>&1 & echo $!; }
 ready() { for _ in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; return 1; }
 
 UP=$(port) P=$(port)
-BODY=$(printf 'x%.0s' $(seq 1 100))
-cat >"$WORK/up.conf" <<C
-worker_processes 1; daemon off; pid $WORK/up.pid; error_log $WORK/up.err;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$UP; keepalive_requests 1000000; location / { return 200 "$BODY"; } } }
-C
+write_upstream_conf "$WORK" "$UP"
 UPG=$(start 0 nginx -c "$WORK/up.conf"); GROUPS_TO_KILL+=("$UPG"); ready "$UP" || { echo "upstream did not start"; exit 2; }
 mkdir -p "$WORK/sluice"
 cat >"$WORK/sluice/sluice.yaml" <<C
@@ -55,7 +51,7 @@ C
 if [ -n "${EXTRA_CONFIG:-}" ]; then
   # A discarding OTLP receiver on CPU 0, for configs that export: write OTLP_URL where its address goes.
   OTLP=$(port)
-  GROUPS_TO_KILL+=("$(start 0 "$NODE" -e "require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.end())}).listen($OTLP,'127.0.0.1')")")
+  GROUPS_TO_KILL+=("$(start 0 "$NODE" -e "$(otlp_receiver_js "$OTLP")")")
   printf '%s\n' "${EXTRA_CONFIG//OTLP_URL/http://127.0.0.1:$OTLP}" >>"$WORK/sluice/sluice.yaml"
 fi
 cmd() { # NODE_FLAGS -> command
