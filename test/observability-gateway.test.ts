@@ -188,6 +188,44 @@ describe('observability through the proxy', () => {
     assert.ok(after.includes(`sluice_upstream_target_healthy{upstream="users",target="${users.url}"} 1`), 'target health is exported');
   });
 
+  test('with B3 and W3C propagation, the upstream gets one set of each per attempt, naming that attempt\'s span', async () => {
+    const B3_TRACE = '64fe8b2a57d3eff7'; // 64 bits: padded to 128 for W3C and the trace store, sent on as it came in B3
+    const padded = `${'0'.repeat(16)}${B3_TRACE}`;
+    let calls = 0;
+    const b3 = await startUpstream('b3', (_req, res) => res.writeHead(++calls === 1 ? 503 : 200).end('b3'));
+    try {
+      await gw.apply({
+        upstreams: [{ name: 'b3', targets: [{ url: b3.url }] }],
+        routes: [{ name: 'b3', upstream: 'b3', retries: { attempts: 2, on: [503], backoff: { base: '1ms', max: '1ms' } } }],
+        observability: { tracing: { sampler: { ratio: 0 }, propagators: ['b3multi', 'tracecontext'] } },
+      });
+      const answer = await get(`${gw.url}/b3`, {
+        'X-B3-TraceId': B3_TRACE, 'X-B3-SpanId': CLIENT_SPAN, 'X-B3-ParentSpanId': 'aaaaaaaaaaaaaaaa', 'X-B3-Sampled': '1', 'X-B3-Flags': '0',
+      });
+      assert.equal(answer.status, 200);
+      assert.equal(b3.received.length, 2);
+      const spanIds = b3.received.map(({ headers, rawHeaders }) => {
+        const names = rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+        for (const name of ['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'traceparent']) {
+          assert.equal(names.filter((n) => n === name).length, 1, `one ${name}, Sluice's`);
+        }
+        assert.equal(headers['x-b3-parentspanid'], undefined, 'the client\'s B3 fields are not copied');
+        assert.equal(headers['x-b3-flags'], undefined);
+        assert.equal(headers['x-b3-traceid'], B3_TRACE);
+        assert.equal(headers['x-b3-sampled'], '1', 'the caller\'s decision, over the ratio 0');
+        assert.equal(headers.traceparent, `00-${padded}-${String(headers['x-b3-spanid'])}-01`, 'both formats name the same span');
+        return String(headers['x-b3-spanid']);
+      });
+      assert.notEqual(spanIds[0], spanIds[1], 'the retry rewrote the span id in both formats');
+      const trace = await eventually(() => gw.gateway.observability!.traces.get(padded));
+      const server = trace.spans.find((sp) => sp.kind === 'server')!;
+      assert.equal(server.parentSpanId, CLIENT_SPAN);
+      assert.deepEqual(trace.spans.filter((sp) => sp.kind === 'client').map((sp) => sp.spanId).sort(), [...spanIds].sort());
+    } finally {
+      await b3.close();
+    }
+  });
+
   test('with tracing off, the client\'s trace context reaches the upstream untouched', async () => {
     await gw.apply({
       upstreams: [{ name: 'users', targets: [{ url: users.url }] }],

@@ -224,6 +224,64 @@ describe('propagation through a request', () => {
     await o.close();
   });
 
+  it('B3 multi-header: continues the caller\'s trace, writes X-B3-* naming each attempt\'s span, not traceparent', async () => {
+    const o = observe({ tracing: { sampler: { ratio: 0 }, propagators: ['b3multi'] } });
+    const t = o.startRequest({ 'x-b3-traceid': TRACE_ID, 'x-b3-spanid': PARENT_ID, 'x-b3-sampled': '1', traceparent: `00-${'1'.repeat(32)}-${PARENT_ID}-00` }, 'public', 'users-api');
+    assert.equal(t.traceId, TRACE_ID, 'B3 is the format configured: the traceparent is not read');
+    assert.equal(t.sampled, true);
+    const first = new Map(t.upstreamTraceHeaders(0));
+    const retry = new Map(t.upstreamTraceHeaders(1));
+    assert.deepEqual([...first.keys()], ['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled']);
+    assert.equal(first.get('x-b3-traceid'), TRACE_ID);
+    assert.equal(first.get('x-b3-sampled'), '1');
+    assert.notEqual(first.get('x-b3-spanid'), t.spanId, 'the upstream sees the client span');
+    assert.notEqual(retry.get('x-b3-spanid'), first.get('x-b3-spanid'), 'each attempt is its own client span');
+    for (const name of ['x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'baggage']) {
+      assert.ok(t.traceHeaderNames.has(name), `the client's ${name} is replaced`);
+    }
+    assert.equal(t.traceHeaderNames.has('traceparent'), false, 'a format not configured passes through');
+    t.end(record());
+    const trace = o.traces.get(TRACE_ID)!;
+    assert.equal(trace.spans.find((s) => s.kind === 'server')!.parentSpanId, PARENT_ID);
+    await o.close();
+  });
+
+  it('several formats: the first one sent wins, all are written with the same ids; tracestate only with a W3C parent', async () => {
+    const o = observe({ tracing: { sampler: { ratio: 0 }, propagators: ['b3', 'tracecontext'] } });
+    const fromB3 = o.startRequest({ b3: `${TRACE_ID}-${PARENT_ID}-1`, traceparent: `00-${'1'.repeat(32)}-${PARENT_ID}-00`, tracestate: 'rojo=1' }, 'public', 'users-api');
+    assert.equal(fromB3.traceId, TRACE_ID);
+    const headers = new Map(fromB3.upstreamTraceHeaders(0));
+    const spanId = headers.get('b3')!.split('-')[1]!;
+    assert.equal(headers.get('b3'), `${TRACE_ID}-${spanId}-1`);
+    assert.equal(headers.get('traceparent'), `00-${TRACE_ID}-${spanId}-01`);
+    assert.equal(headers.has('tracestate'), false, 'the caller\'s tracestate belongs to a traceparent that was not used');
+
+    const fromW3c = o.startRequest({ b3: 'not-valid', traceparent: `00-${TRACE_ID}-${PARENT_ID}-01`, tracestate: 'rojo=1' }, 'public', 'users-api');
+    assert.equal(fromW3c.traceId, TRACE_ID, 'an invalid b3 falls through to the next format');
+    assert.equal(new Map(fromW3c.upstreamTraceHeaders(0)).get('tracestate'), 'rojo=1');
+    await o.close();
+  });
+
+  it('B3 without a sampling state leaves the decision to the sampler; a decision alone starts a trace with it', async () => {
+    const always = observe({ tracing: { sampler: { ratio: 1 }, propagators: ['b3'] } });
+    assert.equal(always.startRequest({ b3: `${TRACE_ID}-${PARENT_ID}` }, 'public', 'users-api').sampled, true);
+    await always.close();
+    const never = observe({ tracing: { sampler: { ratio: 0 }, propagators: ['b3'] } });
+    assert.equal(never.startRequest({ b3: `${TRACE_ID}-${PARENT_ID}` }, 'public', 'users-api').sampled, false);
+    const decided = never.startRequest({ b3: '1' }, 'public', 'users-api');
+    assert.equal(decided.sampled, true, 'the caller said sample');
+    assert.match(decided.traceId, /^[0-9a-f]{32}$/);
+    assert.match(new Map(decided.upstreamTraceHeaders(0)).get('b3')!, new RegExp(`^${decided.traceId}-[0-9a-f]{16}-1$`));
+    await never.close();
+  });
+
+  it('the propagators list is validated: known names, each once', () => {
+    assert.equal(observabilitySchema.safeParse({ tracing: { propagators: ['jaeger'] } }).success, false);
+    assert.equal(observabilitySchema.safeParse({ tracing: { propagators: ['b3', 'b3'] } }).success, false);
+    assert.equal(observabilitySchema.safeParse({ tracing: { propagators: [] } }).success, false);
+    assert.deepEqual(observabilitySchema.parse({}).tracing.propagators, ['tracecontext']);
+  });
+
   it('with everything off returns a telemetry that does nothing', async () => {
     const o = observe({ tracing: { enabled: false }, metrics: { enabled: false } });
     const t = o.startRequest({ traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` }, 'public', 'users-api');

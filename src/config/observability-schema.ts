@@ -41,12 +41,20 @@ const otlpTraces = z.strictObject({
   flushInterval: duration.prefault('1s').describe('Longest time a finished span waits before its batch is sent.'),
 });
 
+export const PROPAGATORS = ['tracecontext', 'b3', 'b3multi'] as const;
+export type Propagator = (typeof PROPAGATORS)[number];
+
 const tracing = z.strictObject({
   enabled: z.boolean().default(true).describe('Trace requests: server and client spans, W3C trace context propagation.'),
   serviceName: z.string().min(1).default('sluice').describe('service.name of the spans Sluice reports.'),
   sampler: samplerSchema.prefault({ ratio: 0.01 }).describe(
     'Which requests are traced (default: those the caller traced, and 1% of the others). Errors and slow requests are kept in the trace store either way.',
   ),
+  propagators: z.array(z.enum(PROPAGATORS)).min(1).default(['tracecontext'])
+    .refine((list) => new Set(list).size === list.length, 'list each format once')
+    .describe(
+      'Trace header formats: read from callers in this order (the first sent and valid wins) and all written upstream. "tracecontext" is W3C traceparent/tracestate, "b3" Zipkin\'s single b3 header, "b3multi" its X-B3-* headers. A format not listed passes through untouched.',
+    ),
   propagateBaggage: z.boolean().default(true).describe('Forward the W3C baggage header upstream (up to 8192 bytes).'),
   otlp: otlpTraces.optional().describe('Export spans with OTLP/HTTP protobuf (default: kept only in the embedded trace store).'),
 });

@@ -14,7 +14,8 @@ import { RouteSamplers } from './sampler.ts';
 import { createSinks, type SinkHooks } from './sinks/index.ts';
 import { SpanExportPipeline, type SpanOutcome } from './span-export.ts';
 import { NOOP_TELEMETRY, Telemetry, type TelemetryState } from './telemetry.ts';
-import { forwardableBaggage, forwardableTracestate, newSpanId, newTraceId, parseTraceparent } from './trace-context.ts';
+import { TracePropagation } from './propagation.ts';
+import { forwardableBaggage, forwardableTracestate, newSpanId, newTraceId } from './trace-context.ts';
 import { MemoryTraceStore } from './trace-store.ts';
 import type { Observability, ObservabilityConfig, ObservabilityOptions, RequestTelemetry } from './types.ts';
 
@@ -134,6 +135,7 @@ class ObservabilityHub implements Observability {
       exemplars: config.metrics.exemplars,
       tracing,
       samplers: new RouteSamplers(config.tracing.sampler, config.routeSampler),
+      propagation: new TracePropagation(config.tracing.propagators),
       propagateBaggage: config.tracing.propagateBaggage,
       store: storeOn ? this.traces : undefined,
       slowMs: config.traceStore.slowerThan,
@@ -165,18 +167,18 @@ class ObservabilityHub implements Observability {
     const slot = metrics === undefined ? undefined : metrics.routeSlot(listener, routeName);
     if (slot !== undefined) slot.inFlight.value++;
     if (!state.needIds) return new Telemetry(state, slot, routeName, '', '', false, undefined, undefined, undefined, undefined);
-    const parent = parseTraceparent(headers.traceparent);
-    const traceId = parent === undefined ? newTraceId() : parent.traceId;
+    const parent = state.propagation.extract(headers);
+    const traceId = parent?.traceId ?? newTraceId();
     const spanId = newSpanId();
     if (!state.tracing) {
       // Ids for the access log only: nothing is injected, the client's trace headers pass through untouched.
       return new Telemetry(state, slot, routeName, traceId, spanId, false, undefined, undefined, undefined, undefined);
     }
-    const sampled = state.samplers.forRoute(routeName).shouldSample(traceId, parent === undefined ? undefined : (parent.flags & 1) === 1);
+    const sampled = state.samplers.forRoute(routeName).shouldSample(traceId, parent?.sampled);
     return new Telemetry(
       state, slot, routeName, traceId, spanId, sampled,
       parent?.parentSpanId,
-      parent === undefined ? undefined : forwardableTracestate(headers.tracestate),
+      parent?.w3c === true ? forwardableTracestate(headers.tracestate) : undefined,
       state.propagateBaggage ? forwardableBaggage(headers.baggage) : undefined,
       headers.host,
     );

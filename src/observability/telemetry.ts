@@ -8,10 +8,11 @@ import type { Resource } from '@opentelemetry/resources';
 import { AccessLog, isErrorRequest } from './access-log.ts';
 import type { EndBatch } from './end-batch.ts';
 import { methodLabel, type RouteSlot, type SluiceMetrics } from './metrics.ts';
+import type { TracePropagation } from './propagation.ts';
 import type { RouteSamplers } from './sampler.ts';
 import type { SpanExportPipeline } from './span-export.ts';
 import { SluiceSpan, clientSpanAttributes, clientSpanIsError, serverSpanAttributes, serverSpanIsError } from './spans.ts';
-import { formatTraceparent, newSpanId } from './trace-context.ts';
+import { newSpanId } from './trace-context.ts';
 import type { MemoryTraceStore } from './trace-store.ts';
 import type { AttributeValue, RequestRecord, RequestTelemetry } from './types.ts';
 
@@ -21,6 +22,7 @@ export interface TelemetryState {
   readonly exemplars: boolean;
   readonly tracing: boolean;
   readonly samplers: RouteSamplers;
+  readonly propagation: TracePropagation;
   readonly propagateBaggage: boolean;
   readonly store: MemoryTraceStore | undefined;
   readonly slowMs: number;
@@ -37,6 +39,7 @@ export interface TelemetryState {
 }
 
 const NO_HEADERS: Array<[string, string]> = [];
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 class AttemptRecord {
   readonly attempt: number;
@@ -66,6 +69,7 @@ export const NOOP_TELEMETRY: RequestTelemetry = Object.freeze({
   traceId: '',
   spanId: '',
   sampled: false,
+  traceHeaderNames: NO_NAMES,
   upstreamTraceHeaders: () => NO_HEADERS,
   attemptStart: () => undefined,
   attemptEnd: () => undefined,
@@ -126,12 +130,13 @@ export class Telemetry implements RequestTelemetry {
     return id;
   }
 
+  get traceHeaderNames(): ReadonlySet<string> {
+    return this.#state.tracing ? this.#state.propagation.replaced : NO_NAMES;
+  }
+
   upstreamTraceHeaders(attempt: number): Array<[string, string]> {
     if (!this.#state.tracing) return NO_HEADERS;
-    const headers: Array<[string, string]> = [['traceparent', formatTraceparent(this.traceId, this.#attemptSpanId(attempt), this.sampled)]];
-    if (this.#traceState !== undefined) headers.push(['tracestate', this.#traceState]);
-    if (this.#baggage !== undefined) headers.push(['baggage', this.#baggage]);
-    return headers;
+    return this.#state.propagation.inject(this.traceId, this.#attemptSpanId(attempt), this.sampled, this.#traceState, this.#baggage);
   }
 
   attemptStart(attempt: number, target: string): void {

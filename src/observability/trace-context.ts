@@ -25,7 +25,7 @@ function hexValue(code: number): number {
   return -1;
 }
 
-function isLowerHex(text: string, start: number, end: number): boolean {
+export function isLowerHex(text: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (hexValue(text.charCodeAt(i)) < 0) return false;
   return true;
 }

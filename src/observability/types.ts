@@ -44,10 +44,13 @@ export interface RequestTelemetry {
   /** The server span's id: the one access-log lines carry. */
   readonly spanId: string;
   readonly sampled: boolean;
+  /** The client's headers not to copy upstream, because upstreamTraceHeaders writes Sluice's own (empty when off). */
+  readonly traceHeaderNames: ReadonlySet<string>;
   /**
-   * Headers to set (replacing any the client sent) on the upstream request of this attempt: traceparent naming
-   * the attempt's client span, tracestate and baggage as received. Empty when tracing is off: the client's own
-   * trace headers then pass through untouched.
+   * Headers to set (replacing any the client sent) on the upstream request of this attempt, in the configured
+   * formats: traceparent (or b3, X-B3-*) naming the attempt's client span, tracestate and baggage as received. The
+   * same names in the same order for every attempt. Empty when tracing is off: the client's own trace headers then
+   * pass through untouched.
    */
   upstreamTraceHeaders(attempt: number): Array<[string, string]>;
   /** An upstream attempt (0 = first try) is about to be dispatched to target. */

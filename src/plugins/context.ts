@@ -27,7 +27,7 @@ export interface PluginHost {
   target: string;
   /** The upstream request's fields, flat (see upstream-headers.ts). */
   headers: string[];
-  traceparentAt: number;
+  traceSlots: number[];
   readonly requestId: string;
   readonly requestIdHeader: string;
   readonly clientIp: string;

@@ -1,11 +1,11 @@
-// The upstream header view over the flat list undici sends: Host keeps its slot, the traceparent slot the exchange
+// The upstream header view over the flat list undici sends: Host keeps its slot, the trace-header slots the exchange
 // rewrites per attempt follows deletions, repeated fields read joined, and CR/LF cannot be smuggled in.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UpstreamHeaderList } from './upstream-headers.ts';
 
-function listOf(headers: string[], traceparentAt = -1) {
-  const owner = { headers, traceparentAt };
+function listOf(headers: string[], traceSlots: number[] = []) {
+  const owner = { headers, traceSlots };
   return { owner, view: new UpstreamHeaderList(owner) };
 }
 
@@ -27,13 +27,15 @@ test('Host stays in its first slot: set writes it there, delete leaves it', () =
   assert.deepEqual(owner.headers, ['host', 'b.test', 'x', '1']);
 });
 
-test('deleting fields before the traceparent keeps its index right; deleting it forgets it', () => {
-  const { owner, view } = listOf(['host', 'h', 'x-a', '1', 'x-b', '2', 'traceparent', '00-abc'], 7);
+test('deleting fields before the trace headers keeps their indexes right; deleting one forgets it', () => {
+  const { owner, view } = listOf(['host', 'h', 'x-a', '1', 'traceparent', '00-abc', 'x-b', '2', 'b3', 'abc-1'], [5, 9]);
   view.delete('x-a');
-  assert.equal(owner.traceparentAt, 5);
-  assert.equal(owner.headers[owner.traceparentAt], '00-abc');
+  assert.deepEqual(owner.traceSlots, [3, 7]);
+  assert.equal(owner.headers[owner.traceSlots[0]!], '00-abc');
+  assert.equal(owner.headers[owner.traceSlots[1]!], 'abc-1');
   view.delete('traceparent');
-  assert.equal(owner.traceparentAt, -1);
+  assert.deepEqual(owner.traceSlots, [-1, 5]);
+  assert.equal(owner.headers[5], 'abc-1');
 });
 
 test('values with CR, LF or NUL and invalid names are refused', () => {

@@ -1,12 +1,12 @@
 // The upstream request's fields as plugins change them: a view over the flat [name, value, …] list that
 // proxy/forward-headers.ts builds and undici sends as is. Host stays in its fixed first slot (a request carries
-// exactly one, RFC 9112 §3.2), and the traceparent slot the exchange rewrites per attempt is kept track of.
+// exactly one, RFC 9112 §3.2), and the trace-header slots the exchange rewrites per attempt are kept track of.
 import type { UpstreamHeaders } from './api.ts';
 
-/** What the view needs of the request: the list, and where the traceparent value sits (-1: nowhere). */
+/** What the view needs of the request: the list, and where the trace headers' values sit (-1: removed). */
 export interface HeaderListOwner {
   headers: string[];
-  traceparentAt: number;
+  traceSlots: number[];
 }
 
 export class UpstreamHeaderList implements UpstreamHeaders {
@@ -54,8 +54,11 @@ export class UpstreamHeaderList implements UpstreamHeaders {
     for (let i = list.length - 2; i >= 2; i -= 2) {
       if (list[i]!.toLowerCase() !== key) continue;
       list.splice(i, 2);
-      if (owner.traceparentAt === i + 1) owner.traceparentAt = -1;
-      else if (owner.traceparentAt > i) owner.traceparentAt -= 2;
+      const slots = owner.traceSlots;
+      for (let s = 0; s < slots.length; s++) {
+        if (slots[s] === i + 1) slots[s] = -1;
+        else if (slots[s]! > i) slots[s]! -= 2;
+      }
     }
   }
 }

@@ -58,11 +58,17 @@ export interface ExchangeRequest {
   snapshot: { release(): void };
   /** The request's logging-phase record and telemetry; undefined when metrics, tracing and logs are all off. */
   observation: RequestObservation | undefined;
-  /** Where the traceparent value sits in `headers` (each attempt names its own span), or -1 when not traced. */
-  traceparentAt: number;
+  /**
+   * Where each trace header's value sits in `headers` (each attempt names its own span), in upstreamTraceHeaders'
+   * order; -1 for one a plugin removed. Empty when not traced.
+   */
+  traceSlots: number[];
   /** The plugin phase's context: its response hooks see the head; undefined on routes without plugins. */
   plugins: RequestContext | undefined;
 }
+
+/** The trace slots of a request Sluice does not trace (frozen: nothing may be written into the shared one). */
+export const NO_TRACE_SLOTS: number[] = Object.freeze([]) as unknown as number[];
 
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #x: ExchangeRequest;
@@ -193,8 +199,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (attempt === 0) {
       observation.upstream = this.#x.upstream.name;
       observation.upstreamStart = performance.now();
-    } else if (this.#x.traceparentAt >= 0) {
-      this.#x.headers[this.#x.traceparentAt] = observation.telemetry.upstreamTraceHeaders(attempt)[0]![1];
+    } else if (this.#x.traceSlots.length > 0) {
+      const { headers, traceSlots } = this.#x;
+      const trace = observation.telemetry.upstreamTraceHeaders(attempt);
+      for (let i = 0; i < traceSlots.length; i++) if (traceSlots[i]! >= 0) headers[traceSlots[i]!] = trace[i]![1];
     }
     observation.target = target.id;
     observation.attempts = attempt + 1;

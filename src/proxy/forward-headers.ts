@@ -11,12 +11,12 @@ export interface ForwardFacts {
   proto: 'http' | 'https';
   requestIdHeader: string;
   requestId: string;
-  /** Sluice traces this request: it writes the trace context itself, so the client's is not copied. */
-  traced?: boolean;
+  /**
+   * Sluice traces this request: the trace headers it writes itself (RequestTelemetry.traceHeaderNames), so the
+   * client's are not copied (its trace context became the parent).
+   */
+  replaced?: ReadonlySet<string>;
 }
-
-/** W3C trace context, replaced by Sluice's own when it traces (the client's then becomes the parent). */
-const TRACE_CONTEXT = new Set(['traceparent', 'tracestate', 'baggage']);
 
 /** Names Sluice always writes itself, so the client's copies are dropped while copying. */
 const REWRITTEN = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect']);
@@ -38,12 +38,12 @@ export function forwardHeaders(req: IncomingMessage, route: CompiledRoute, autho
   // A Host set by the route's header operations wins over hostHeader (the exchange knows, see #headersFor).
   const upstreamHost = ops?.host ?? (route.hostOverride === undefined ? host : route.hostOverride === '' ? authority : route.hostOverride);
   const out: string[] = ['host', upstreamHost];
-  const traced = facts.traced === true;
+  const replaced = facts.replaced;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || REWRITTEN.has(lower) || lower === facts.requestIdHeader) continue;
-    if (traced && TRACE_CONTEXT.has(lower)) continue;
+    if (replaced?.has(lower)) continue;
     if (named?.has(lower) || ops?.remove.has(lower)) continue;
     out.push(name, raw[i + 1]!);
   }

@@ -14,7 +14,7 @@ import type { CompiledRoute, Snapshot } from '../snapshot/snapshot.ts';
 import { admitToGateway } from './admission.ts';
 import { bodyWithLimit } from './body-limit.ts';
 import { clientAddress, isTrusted, peerAddress } from './client-address.ts';
-import { Exchange, type ExchangeRequest } from './exchange.ts';
+import { Exchange, NO_TRACE_SLOTS, type ExchangeRequest } from './exchange.ts';
 import { faultPhase } from './fault-phase.ts';
 import { forwardHeaders } from './forward-headers.ts';
 import { upstreamTarget } from './request-target.ts';
@@ -72,12 +72,18 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerC
     const upstream = upstreamFor(route, req, clientIp);
     const path = route.rewritePath ? route.rewritePath(target.path) : target.path;
     const trace = observation === undefined ? NO_TRACE_HEADERS : observation.telemetry.upstreamTraceHeaders(0);
-    const traced = trace.length > 0;
+    const replaced = trace.length > 0 ? observation!.telemetry.traceHeaderNames : undefined;
     // A discovered upstream may have no target yet: the exchange then answers 503 before the Host is sent.
-    const headers = forwardHeaders(req, route, upstream.targets[0]?.authority ?? '', { peer, peerTrusted, proto, requestIdHeader, requestId, traced });
-    // The traceparent names the attempt's client span: the exchange rewrites this value for each retry.
-    const traceparentAt = traced ? headers.length + 1 : -1;
-    for (let i = 0; i < trace.length; i++) headers.push(trace[i]![0], trace[i]![1]);
+    const headers = forwardHeaders(req, route, upstream.targets[0]?.authority ?? '', { peer, peerTrusted, proto, requestIdHeader, requestId, replaced });
+    // The trace headers name the attempt's client span: the exchange rewrites their values for each retry.
+    let traceSlots = NO_TRACE_SLOTS;
+    if (trace.length > 0) {
+      traceSlots = [];
+      for (let i = 0; i < trace.length; i++) {
+        traceSlots.push(headers.length + 1);
+        headers.push(trace[i]![0], trace[i]![1]);
+      }
+    }
 
     snapshot.retain();
     const x: ExchangeRequest = {
@@ -94,7 +100,7 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerC
       responseHeaders: undefined,
       snapshot,
       observation,
-      traceparentAt,
+      traceSlots,
       plugins: undefined,
     };
     if (route.plugins === undefined && route.faults === undefined) return forward(x, hasBody, expectsContinue);

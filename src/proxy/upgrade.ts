@@ -13,7 +13,7 @@ import type { CompiledRoute } from '../snapshot/snapshot.ts';
 import type { UpstreamTarget } from '../upstream/target.ts';
 import { clientAddress, isTrusted, peerAddress } from './client-address.ts';
 import { forwardHeaders } from './forward-headers.ts';
-import type { UpstreamDispatchOptions } from './exchange.ts';
+import { NO_TRACE_SLOTS, type UpstreamDispatchOptions } from './exchange.ts';
 import type { SnapshotSource } from './handle-request.ts';
 import { HOP_BY_HOP, connectionTokens } from './hop-by-hop.ts';
 import { upstreamTarget } from './request-target.ts';
@@ -87,7 +87,7 @@ export function createUpgradeHandler(source: SnapshotSource, listener: ListenerC
       pick: upstreamPick,
       target: upstreamTarget(path, target.query),
       headers,
-      traceparentAt: -1,
+      traceSlots: NO_TRACE_SLOTS,
       requestId,
       requestIdHeader,
       clientIp,
