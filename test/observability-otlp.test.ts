@@ -8,11 +8,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { SpanKind } from '@opentelemetry/api';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { observabilitySchema, type ObservabilityInput } from '../src/config/observability-schema.ts';
 import { createObservability, type Observability, type RequestRecord } from '../src/observability/index.ts';
 import { TraceRequestEncoder } from '../src/observability/otlp-encode.ts';
+import { TraceJsonEncoder } from '../src/observability/otlp-json.ts';
 import { SpanExportPipeline, type OtlpTraceSettings, type SpanOutcome } from '../src/observability/span-export.ts';
 import { SluiceSpan, clientSpanAttributes, serverSpanAttributes } from '../src/observability/spans.ts';
 import { newSpanId, newTraceId } from '../src/observability/trace-context.ts';
@@ -297,6 +298,57 @@ describe('Sluice\'s OTLP encoder', () => {
     for (let i = 0; i < ours.length; i++) assert.deepEqual(ours[i], theirs[i], `span ${i}`);
   });
 
+  /** OTLP JSON, parsed, in the same order-free form; fields at their proto3 default count as absent. */
+  function normalizeJson(body: Uint8Array): unknown[] {
+    const isDefault = (v: unknown) => v === undefined || v === 0 || v === '' || (Array.isArray(v) && v.length === 0);
+    const clean = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => !isDefault(v)));
+    const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
+    const request = JSON.parse(Buffer.from(body).toString('utf8')) as {
+      resourceSpans: Array<{ resource: { attributes: Array<{ key: string }> }; scopeSpans: Array<{ scope: Record<string, unknown>; spans: Array<Record<string, unknown>> }> }>;
+    };
+    const out: unknown[] = [];
+    for (const rs of request.resourceSpans) {
+      for (const ss of rs.scopeSpans) {
+        for (const span of ss.spans) {
+          const status = clean((span.status ?? {}) as Record<string, unknown>);
+          out.push(clean({
+            ...span,
+            flags: (span.flags as number) & 0xff, // as above: otlp-transformer sets the is-remote bits on root spans too
+            status: Object.keys(status).length > 0 ? status : undefined,
+            attributes: [...(span.attributes as Array<{ key: string }> ?? [])].sort(byKey),
+            resource: [...rs.resource.attributes].sort(byKey),
+            scope: clean(ss.scope),
+          }));
+        }
+      }
+    }
+    return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  }
+
+  it('writes the JSON otlp-transformer writes for the same spans (ids in hex, exact nanosecond times)', () => {
+    const list = spans();
+    const encoder = new TraceJsonEncoder();
+    const byResource = new Map<unknown, Buffer[]>();
+    for (const span of list) {
+      const buf = Buffer.alloc(encoder.prepareSpan(span));
+      const parts = byResource.get(span.resource) ?? [];
+      parts.push(buf.subarray(0, encoder.writePreparedSpan(buf, 0)));
+      byResource.set(span.resource, parts);
+    }
+    const ours: unknown[] = [];
+    for (const [resource, parts] of byResource) {
+      const head = encoder.requestHead(resource as SluiceSpan['resource'], list[0]!.instrumentationScope);
+      const body = Buffer.alloc(head.length + parts.reduce((n, p) => n + p.length, 0) + encoder.endBytes);
+      let pos = head.copy(body, 0);
+      for (const p of parts) pos += p.copy(body, pos);
+      ours.push(...normalizeJson(body.subarray(0, encoder.writeRequestEnd(body, pos))));
+    }
+    ours.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    const theirs = normalizeJson(JsonTraceSerializer.serializeRequest(list)!);
+    assert.equal(ours.length, 300);
+    for (let i = 0; i < ours.length; i++) assert.deepEqual(ours[i], theirs[i], `span ${i}`);
+  });
+
   it('marks a remote parent in the span flags (OTLP SpanFlags)', () => {
     const [server, client] = spans();
     const decoded = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(new TraceRequestEncoder().encode([server!, client!]))) as DecodedTraces;
@@ -309,7 +361,7 @@ describe('Sluice\'s OTLP/HTTP exporter', () => {
   let server: Server;
   let url: string;
   let answers: number[] = [];
-  const received: Array<{ encoding: string | undefined; spans: number }> = [];
+  const received: Array<{ encoding: string | undefined; spans: number; json?: boolean }> = [];
   before(async () => {
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -319,8 +371,10 @@ describe('Sluice\'s OTLP/HTTP exporter', () => {
         if (status === 200) {
           const raw = Buffer.concat(chunks);
           const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-          const decoded = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body)) as DecodedTraces;
-          received.push({ encoding: req.headers['content-encoding'], spans: decoded.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)).length });
+          const json = req.headers['content-type'] === 'application/json';
+          const decoded = (json ? JSON.parse(body.toString('utf8')) : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body))) as DecodedTraces;
+          const spans = decoded.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)).length;
+          received.push({ encoding: req.headers['content-encoding'], spans, ...(json ? { json } : {}) });
         }
         res.writeHead(status, status === 503 ? { 'retry-after': '0' } : {}).end();
       });
@@ -344,7 +398,7 @@ describe('Sluice\'s OTLP/HTTP exporter', () => {
   const exportSpans = async (settings: Partial<OtlpTraceSettings>, spans = 1) => {
     const counted: Partial<Record<SpanOutcome, number>> = {};
     const pipeline = new SpanExportPipeline(
-      { endpoint: url, headers: {}, compression: 'none', timeout: 5000, maxQueueSize: 100, maxBatchSize: 2, flushInterval: 50, ...settings },
+      { endpoint: url, headers: {}, protocol: 'http/protobuf', compression: 'none', timeout: 5000, maxQueueSize: 100, maxBatchSize: 2, flushInterval: 50, ...settings },
       resource, { name: 's' }, (outcome, n) => (counted[outcome] = (counted[outcome] ?? 0) + n),
     );
     for (let i = 0; i < spans; i++) pipeline.submit(oneSpan());
@@ -358,6 +412,17 @@ describe('Sluice\'s OTLP/HTTP exporter', () => {
     received.length = 0;
     assert.deepEqual(await exportSpans({ compression: 'gzip' }), { exported: 1 });
     assert.deepEqual(received, [{ encoding: 'gzip', spans: 1 }]);
+  });
+
+  it('with protocol http/json sends application/json batches a JSON parser reads, gzip too', async () => {
+    answers = [];
+    received.length = 0;
+    assert.deepEqual(await exportSpans({ protocol: 'http/json', maxBatchSize: 2 }, 5), { exported: 5 });
+    assert.deepEqual(await exportSpans({ protocol: 'http/json', compression: 'gzip', maxBatchSize: 4 }, 3), { exported: 3 });
+    assert.deepEqual(
+      received.sort((a, b) => a.spans - b.spans || String(a.encoding).localeCompare(String(b.encoding))),
+      [{ encoding: undefined, spans: 1, json: true }, { encoding: undefined, spans: 2, json: true }, { encoding: undefined, spans: 2, json: true }, { encoding: 'gzip', spans: 3, json: true }],
+    );
   });
 
   it('sends batches of at most maxBatchSize spans, and drops (counting) what the queue cannot hold', async () => {
@@ -376,7 +441,7 @@ describe('Sluice\'s OTLP/HTTP exporter', () => {
     assert.equal(answers.length, 0, 'a 400 is not retried');
     const counted: Partial<Record<SpanOutcome, number>> = {};
     const pipeline = new SpanExportPipeline(
-      { endpoint: 'http://127.0.0.1:9', headers: {}, compression: 'none', timeout: 300, maxQueueSize: 10, maxBatchSize: 10, flushInterval: 10 },
+      { endpoint: 'http://127.0.0.1:9', headers: {}, protocol: 'http/protobuf', compression: 'none', timeout: 300, maxQueueSize: 10, maxBatchSize: 10, flushInterval: 10 },
       resource, { name: 's' }, (outcome, n) => (counted[outcome] = (counted[outcome] ?? 0) + n),
     );
     pipeline.submit(oneSpan());

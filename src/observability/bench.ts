@@ -15,12 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { context, trace, SpanKind, type Tracer } from '@opentelemetry/api';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { observabilitySchema, type ObservabilityInput } from '../config/observability-schema.ts';
 import { createObservability } from './index.ts';
 import { TraceRequestEncoder } from './otlp-encode.ts';
+import { TraceJsonEncoder } from './otlp-json.ts';
 import { SluiceSpan, clientSpanAttributes, serverSpanAttributes } from './spans.ts';
 import { newSpanId, newTraceId } from './trace-context.ts';
 import type { RequestRecord } from './types.ts';
@@ -233,9 +234,15 @@ function encoding(): string[] {
     }));
   }
   const ours = new TraceRequestEncoder();
+  const json = new TraceJsonEncoder();
+  const jsonBuf = Buffer.allocUnsafe(64 * 1024);
   const encoders: Array<[string, () => unknown]> = [
     ['OTLP protobuf encoding, Sluice\'s encoder', () => ours.encode(spans)],
     ['OTLP protobuf encoding, @opentelemetry/otlp-transformer', () => ProtobufTraceSerializer.serializeRequest(spans)],
+    ['OTLP JSON encoding, Sluice\'s encoder (span by span)', () => {
+      for (const span of spans) json.writePreparedSpan(jsonBuf, (json.prepareSpan(span), 0));
+    }],
+    ['OTLP JSON encoding, @opentelemetry/otlp-transformer', () => JsonTraceSerializer.serializeRequest(spans)],
   ];
   const results = encoders.map(() => [] as number[]);
   for (let round = 0; round < 7; round++) {

@@ -15,6 +15,11 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 /** OTLP SpanFlags (trace.proto): whether the parent is remote is known, and it is. */
 const CONTEXT_HAS_IS_REMOTE = 0x100;
 const CONTEXT_IS_REMOTE = 0x200;
+/** OTLP Span.flags: the W3C trace flags, and whether the parent is remote when there is one. */
+export function spanFlags(traceFlags: number, parent: { isRemote?: boolean } | undefined): number {
+  return traceFlags | (parent ? CONTEXT_HAS_IS_REMOTE | (parent.isRemote ? CONTEXT_IS_REMOTE : 0) : 0);
+}
+
 /** Distinct values cached per attribute key; a key with more (a path, a request id) is encoded every time. */
 const MAX_VALUES_PER_KEY = 64;
 
@@ -253,7 +258,7 @@ export class TraceRequestEncoder {
     }
     buf[pos++] = 0x85; // flags = 16, fixed32
     buf[pos++] = 0x01;
-    buf.writeUInt32LE(ctx.traceFlags | (parent ? CONTEXT_HAS_IS_REMOTE | (parent.isRemote ? CONTEXT_IS_REMOTE : 0) : 0), pos);
+    buf.writeUInt32LE(spanFlags(ctx.traceFlags, parent), pos);
     return pos + 4;
   }
 
@@ -295,6 +300,13 @@ export class TraceRequestEncoder {
     pos = writeVarint(head, pos, scopeSpans);
     head.set(scopeField, pos);
     return head;
+  }
+
+  /** Nothing follows the spans in protobuf (TraceJsonEncoder closes its brackets here). */
+  readonly endBytes = 0;
+
+  writeRequestEnd(_body: Buffer, pos: number): number {
+    return pos;
   }
 
   #resource(resource: Resource): Buffer {

@@ -1,4 +1,4 @@
-// OTLP/HTTP protobuf span export. Each span is encoded to protobuf the moment its request ends and only its bytes
+// OTLP/HTTP span export, protobuf (or JSON). Each span is encoded the moment its request ends and only its bytes
 // wait for the batch, in the bounded buffer every access-log sink uses (sinks/batching-sink.ts: batches, a flush
 // timer, drops and failures counted, retries with backoff); a batch goes out as one ExportTraceServiceRequest.
 //
@@ -14,6 +14,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SinkBufferSettings, TracingSettings } from '../config/observability-schema.ts';
 import { TraceRequestEncoder } from './otlp-encode.ts';
+import { TraceJsonEncoder } from './otlp-json.ts';
 import { postOtlp } from './otlp-http.ts';
 import { BatchingSink, type Batch, type SinkOutcome } from './sinks/batching-sink.ts';
 
@@ -40,7 +41,7 @@ export class SpanExportPipeline extends BatchingSink {
   readonly settings: OtlpTraceSettings;
   readonly #url: string;
   readonly #headers: Record<string, string>;
-  readonly #encoder = new TraceRequestEncoder();
+  readonly #encoder: TraceRequestEncoder | TraceJsonEncoder;
   readonly #resource: Resource;
   readonly #scope: InstrumentationScope;
   readonly #writeSpan = (buf: Buffer, pos: number): number => this.#encoder.writePreparedSpan(buf, pos);
@@ -62,7 +63,9 @@ export class SpanExportPipeline extends BatchingSink {
     super('otlp-traces', buffer, { count: (outcome, n) => count(OUTCOMES[outcome], n) }, 'bytes');
     this.settings = settings;
     this.#url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`;
-    this.#headers = { ...settings.headers, 'content-type': 'application/x-protobuf' };
+    const json = settings.protocol === 'http/json';
+    this.#encoder = json ? new TraceJsonEncoder() : new TraceRequestEncoder();
+    this.#headers = { ...settings.headers, 'content-type': json ? 'application/json' : 'application/x-protobuf' };
     if (settings.compression === 'gzip') this.#headers['content-encoding'] = 'gzip';
     this.#resource = resource;
     this.#scope = scope;
@@ -75,12 +78,13 @@ export class SpanExportPipeline extends BatchingSink {
   protected async send({ bytes: spans }: Batch): Promise<void> {
     let size = 0;
     for (const slice of spans) size += slice.length;
-    const head = this.#encoder.requestHead(this.#resource, this.#scope, size);
-    const total = head.length + size;
-    if (this.#body.length < total) this.#body = Buffer.allocUnsafe(Math.max(total, 2 * this.#body.length));
+    const encoder = this.#encoder;
+    const head = encoder.requestHead(this.#resource, this.#scope, size);
+    const room = head.length + size + encoder.endBytes;
+    if (this.#body.length < room) this.#body = Buffer.allocUnsafe(Math.max(room, 2 * this.#body.length));
     let pos = head.copy(this.#body, 0);
     for (const slice of spans) pos += slice.copy(this.#body, pos);
-    const raw = this.#body.subarray(0, total);
+    const raw = this.#body.subarray(0, encoder.writeRequestEnd(this.#body, pos));
     const body = this.settings.compression === 'gzip' ? await gzip(raw) : raw;
     await postOtlp(this.#url, this.#headers, body, this.settings.timeout);
   }
