@@ -35,11 +35,11 @@ export function b3TraceId(traceId: string): string {
   return traceId.startsWith(ZEROS_16) ? traceId.slice(16) : traceId;
 }
 
-/** A single sampling state: "1" and "d" (debug, which implies sampled) sample, "0" does not. */
-function singleSampled(state: string): boolean | undefined | null {
+/** A single sampling state: "1" and "d" (debug, which implies sampled) sample, "0" does not; null: invalid. */
+function singleSampled(state: string): boolean | null {
   if (state === '1' || state === 'd') return true;
   if (state === '0') return false;
-  return null; // invalid
+  return null;
 }
 
 /**
@@ -54,7 +54,7 @@ export function parseB3Single(value: string | string[] | undefined): RemoteParen
   const parts = value.trim().split('-');
   if (parts.length === 1) {
     const sampled = singleSampled(parts[0]!);
-    return sampled === null || sampled === undefined ? undefined : { traceId: undefined, parentSpanId: undefined, sampled, w3c: false };
+    return sampled === null ? undefined : { traceId: undefined, parentSpanId: undefined, sampled, w3c: false };
   }
   if (parts.length > 4) return undefined;
   const traceId = traceIdOf(parts[0]!);

@@ -240,7 +240,10 @@ function encoding(): string[] {
     ['OTLP protobuf encoding, Sluice\'s encoder', () => ours.encode(spans)],
     ['OTLP protobuf encoding, @opentelemetry/otlp-transformer', () => ProtobufTraceSerializer.serializeRequest(spans)],
     ['OTLP JSON encoding, Sluice\'s encoder (span by span)', () => {
-      for (const span of spans) json.writePreparedSpan(jsonBuf, (json.prepareSpan(span), 0));
+      for (const span of spans) {
+        json.prepareSpan(span);
+        json.writePreparedSpan(jsonBuf, 0);
+      }
     }],
     ['OTLP JSON encoding, @opentelemetry/otlp-transformer', () => JsonTraceSerializer.serializeRequest(spans)],
   ];

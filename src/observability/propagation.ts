@@ -21,7 +21,7 @@ function fromTraceparent(headers: IncomingHttpHeaders): RemoteParent | undefined
 
 /**
  * @example
- * const propagation = new TracePropagation(['b3multi', 'tracecontext'], true);
+ * const propagation = new TracePropagation(['b3multi', 'tracecontext']);
  * const parent = propagation.extract(req.headers);            // X-B3-* if valid, else traceparent
  * propagation.inject(traceId, attemptSpanId, sampled, undefined, undefined); // X-B3-TraceId… then traceparent
  */
